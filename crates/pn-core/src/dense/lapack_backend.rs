@@ -1,0 +1,92 @@
+//! The optional LAPACK backend (`--features lapack`): `ndarray-linalg` on a system OpenBLAS.
+
+use ndarray::{Array1, Array2, ArrayView2};
+use ndarray_linalg::{Cholesky as _, Diag, Eigh as _, QR as _, SolveTriangular as _, UPLO};
+
+use super::Triangle;
+use crate::error::{Error, Result};
+
+pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
+    // GEMM stays with faer in both backends: it is as fast as OpenBLAS and needs no copy.
+    let mut out = Array2::zeros(ndarray::ShapeBuilder::f((a.nrows(), b.ncols())));
+    let mut ov = out.view_mut();
+    faer::linalg::matmul::matmul(
+        super::bridge::faer_from_ndarray_mut(&mut ov),
+        faer::Accum::Replace,
+        super::bridge::faer_from_ndarray(&a),
+        super::bridge::faer_from_ndarray(&b),
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    out
+}
+
+fn lapack_failure(e: ndarray_linalg::error::LinalgError) -> Option<i32> {
+    match e {
+        ndarray_linalg::error::LinalgError::Lapack(
+            lax::error::Error::LapackComputationalFailure { return_code },
+        ) => Some(return_code),
+        _ => None,
+    }
+}
+
+pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+    if a.nrows() == 0 {
+        return Ok(Array2::zeros((0, 0)));
+    }
+    a.cholesky(UPLO::Lower).map_err(|e| match lapack_failure(e) {
+        // LAPACK's `info = k` means the leading minor of order k is not positive definite.
+        Some(k) if k > 0 => Error::NotPositiveDefinite {
+            pivot: (k - 1) as usize,
+        },
+        _ => Error::NotPositiveDefinite { pivot: 0 },
+    })
+}
+
+pub(super) fn solve_triangular(
+    t: ArrayView2<'_, f64>,
+    b: ArrayView2<'_, f64>,
+    triangle: Triangle,
+    transpose: bool,
+) -> Array2<f64> {
+    if t.nrows() == 0 || b.ncols() == 0 {
+        return b.to_owned();
+    }
+    // `solve_triangular` has no transpose flag: solving with Tᵀ means solving with the
+    // transposed view, whose stored triangle is the opposite one.
+    let (tt, uplo) = match (triangle, transpose) {
+        (Triangle::Lower, false) => (t.to_owned(), UPLO::Lower),
+        (Triangle::Lower, true) => (t.t().to_owned(), UPLO::Upper),
+        (Triangle::Upper, false) => (t.to_owned(), UPLO::Upper),
+        (Triangle::Upper, true) => (t.t().to_owned(), UPLO::Lower),
+    };
+    tt.solve_triangular(uplo, Diag::NonUnit, &b.to_owned())
+        .expect("shapes and diagonal were checked by the caller")
+}
+
+pub(super) fn qr(a: ArrayView2<'_, f64>) -> (Array2<f64>, Array2<f64>) {
+    let (m, n) = a.dim();
+    let k = m.min(n);
+    if k == 0 {
+        return (Array2::zeros((m, k)), Array2::zeros((k, n)));
+    }
+    let (q, r) = a.qr().expect("finite input was checked by the caller");
+    (
+        q.slice(ndarray::s![.., ..k]).to_owned(),
+        r.slice(ndarray::s![..k, ..]).to_owned(),
+    )
+}
+
+pub(super) fn qr_r(a: ArrayView2<'_, f64>) -> Array2<f64> {
+    qr(a).1
+}
+
+pub(super) fn eigh(a: ArrayView2<'_, f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+    if a.nrows() == 0 {
+        return Ok((Array1::zeros(0), Array2::zeros((0, 0))));
+    }
+    a.eigh(UPLO::Lower).map_err(|_| Error::NoConvergence {
+        what: "symmetric eigendecomposition",
+        iterations: 0,
+    })
+}
