@@ -37,6 +37,7 @@ mod gaussian;
 pub mod kernels;
 pub mod map;
 mod operator;
+pub mod testing;
 
 pub use covariance::Covariance;
 pub use error::{Error, Result};
