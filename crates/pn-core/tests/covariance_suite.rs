@@ -230,3 +230,49 @@ fn bad_covariances_are_rejected() {
     assert!(matches!(ok.apply_mat(Array2::zeros((2, 2)).view()), Err(Error::ShapeMismatch { .. })));
     assert!(matches!(ok.scale(-1.0), Err(Error::InvalidParameter { .. })));
 }
+
+/// Every structured linear map against the dense matrix written out here.
+#[test]
+fn every_linear_map_matches_its_dense_matrix() {
+    use pn_core::LinearMap;
+    let mut r = rng(14);
+    let a = randn(&mut r, 3, 4);
+    let b = randn(&mut r, 2, 3);
+    let d = randn1(&mut r, 4);
+    let mut sel = Array2::<f64>::zeros((3, 5));
+    for (row, &i) in [4usize, 0, 4].iter().enumerate() {
+        sel[[row, i]] = 1.0;
+    }
+    let maps = vec![
+        (LinearMap::dense(a.clone()).unwrap(), a.clone()),
+        (LinearMap::identity(3), Array2::eye(3)),
+        (LinearMap::diagonal(d.clone()).unwrap(), Array2::from_diag(&d)),
+        (LinearMap::selection(vec![4, 0, 4], 5).unwrap(), sel),
+        (
+            LinearMap::kronecker(LinearMap::dense(a.clone()).unwrap(), LinearMap::dense(b.clone()).unwrap()),
+            {
+                let (q, t) = (b.nrows(), b.ncols());
+                Array2::from_shape_fn((3 * q, 4 * t), |(i, j)| a[[i / q, j / t]] * b[[i % q, j % t]])
+            },
+        ),
+    ];
+    for (map, dense) in maps {
+        let (m, n) = dense.dim();
+        assert_eq!(map.shape(), (m, n));
+        let x = randn1(&mut r, n);
+        let y = randn1(&mut r, m);
+        let xm = randn(&mut r, n, 2);
+        assert_allclose(&map.apply(x.view()).unwrap(), &dense.dot(&x), 1e-12, 1e-12);
+        assert_allclose(&map.apply_transpose(y.view()).unwrap(), &dense.t().dot(&y), 1e-12, 1e-12);
+        assert_allclose(&map.apply_mat(xm.view()).unwrap(), &dense.dot(&xm), 1e-12, 1e-12);
+        assert_allclose(&map.to_dense(), &dense, 1e-15, 0.0);
+        let k = m.min(n);
+        assert_allclose(&map.diagonal(), &dense.diag().slice(ndarray::s![..k]), 1e-15, 0.0);
+    }
+    // A dense matrix and a view are operators too.
+    let x = randn1(&mut r, 4);
+    assert_allclose(&a.apply(x.view()).unwrap(), &a.dot(&x), 1e-14, 0.0);
+    assert_allclose(&a.view().apply(x.view()).unwrap(), &a.dot(&x), 1e-14, 0.0);
+    let boxed: Box<dyn LinearOperator> = Box::new(a.clone());
+    assert_allclose(&boxed.apply(x.view()).unwrap(), &a.dot(&x), 1e-14, 0.0);
+}

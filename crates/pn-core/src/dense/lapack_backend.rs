@@ -21,6 +21,12 @@ pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f
     out
 }
 
+/// A fresh standard-layout copy: LAPACK wrappers reject the zero strides ndarray uses for
+/// axes of length one and arbitrary views.
+fn owned(a: ArrayView2<'_, f64>) -> Array2<f64> {
+    Array2::from_shape_fn(a.dim(), |(i, j)| a[[i, j]])
+}
+
 fn lapack_failure(e: ndarray_linalg::error::LinalgError) -> Option<i32> {
     match e {
         ndarray_linalg::error::LinalgError::Lapack(
@@ -34,7 +40,7 @@ pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     if a.nrows() == 0 {
         return Ok(Array2::zeros((0, 0)));
     }
-    a.cholesky(UPLO::Lower).map_err(|e| match lapack_failure(e) {
+    owned(a).cholesky(UPLO::Lower).map_err(|e| match lapack_failure(e) {
         // LAPACK's `info = k` means the leading minor of order k is not positive definite.
         Some(k) if k > 0 => Error::NotPositiveDefinite {
             pivot: (k - 1) as usize,
@@ -55,12 +61,12 @@ pub(super) fn solve_triangular(
     // `solve_triangular` has no transpose flag: solving with Tᵀ means solving with the
     // transposed view, whose stored triangle is the opposite one.
     let (tt, uplo) = match (triangle, transpose) {
-        (Triangle::Lower, false) => (t.to_owned(), UPLO::Lower),
-        (Triangle::Lower, true) => (t.t().to_owned(), UPLO::Upper),
-        (Triangle::Upper, false) => (t.to_owned(), UPLO::Upper),
-        (Triangle::Upper, true) => (t.t().to_owned(), UPLO::Lower),
+        (Triangle::Lower, false) => (owned(t), UPLO::Lower),
+        (Triangle::Lower, true) => (owned(t.t()), UPLO::Upper),
+        (Triangle::Upper, false) => (owned(t), UPLO::Upper),
+        (Triangle::Upper, true) => (owned(t.t()), UPLO::Lower),
     };
-    tt.solve_triangular(uplo, Diag::NonUnit, &b.to_owned())
+    tt.solve_triangular(uplo, Diag::NonUnit, &owned(b))
         .expect("shapes and diagonal were checked by the caller")
 }
 
@@ -70,7 +76,7 @@ pub(super) fn qr(a: ArrayView2<'_, f64>) -> (Array2<f64>, Array2<f64>) {
     if k == 0 {
         return (Array2::zeros((m, k)), Array2::zeros((k, n)));
     }
-    let (q, r) = a.qr().expect("finite input was checked by the caller");
+    let (q, r) = owned(a).qr().expect("finite input was checked by the caller");
     (
         q.slice(ndarray::s![.., ..k]).to_owned(),
         r.slice(ndarray::s![..k, ..]).to_owned(),
@@ -85,7 +91,7 @@ pub(super) fn eigh(a: ArrayView2<'_, f64>) -> Result<(Array1<f64>, Array2<f64>)>
     if a.nrows() == 0 {
         return Ok((Array1::zeros(0), Array2::zeros((0, 0))));
     }
-    a.eigh(UPLO::Lower).map_err(|_| Error::NoConvergence {
+    owned(a).eigh(UPLO::Lower).map_err(|_| Error::NoConvergence {
         what: "symmetric eigendecomposition",
         iterations: 0,
     })
