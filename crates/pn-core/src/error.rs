@@ -149,16 +149,24 @@ pub(crate) mod check {
     }
 
     /// Symmetric to a relative tolerance `1e-8 · max|a|` (plus a tiny absolute floor).
+    ///
+    /// Walks the matrix in square tiles so that the transposed accesses stay in cache: at
+    /// `n = 8000` a naive column walk costs a noticeable fraction of a Cholesky factorisation.
     pub(crate) fn symmetric<S: Data<Elem = f64>>(a: &ArrayBase<S, ndarray::Ix2>) -> Result<()> {
+        const TILE: usize = 64;
         let n = a.nrows();
         let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let tol = 1e-8 * scale + 1e-300;
         let mut worst = (0, 0, 0.0f64);
-        for i in 0..n {
-            for j in 0..i {
-                let d = (a[[i, j]] - a[[j, i]]).abs();
-                if d > worst.2 {
-                    worst = (i, j, d);
+        for bi in (0..n).step_by(TILE) {
+            for bj in (0..=bi).step_by(TILE) {
+                for i in bi..(bi + TILE).min(n) {
+                    for j in bj..(bj + TILE).min(i) {
+                        let d = (a[[i, j]] - a[[j, i]]).abs();
+                        if d > worst.2 {
+                            worst = (i, j, d);
+                        }
+                    }
                 }
             }
         }

@@ -39,7 +39,10 @@ pub struct DenseCov {
 #[derive(Debug)]
 enum Root {
     Cholesky(Cholesky),
+    /// Positive semi-definite: `root rootᵀ = Σ`; `pivot` is where Cholesky failed.
     Eigen { root: Array2<f64>, pivot: usize },
+    /// Not positive semi-definite beyond round-off.
+    Indefinite { pivot: usize },
 }
 
 impl DenseCov {
@@ -63,11 +66,9 @@ impl DenseCov {
                     Error::NotPositiveDefinite { pivot } => pivot,
                     _ => 0,
                 };
-                Root::Eigen {
-                    root: psd_root(self.matrix.view()).unwrap_or_else(|_| {
-                        Array2::from_elem(self.matrix.raw_dim(), f64::NAN)
-                    }),
-                    pivot,
+                match psd_root(self.matrix.view()) {
+                    Ok(root) => Root::Eigen { root, pivot },
+                    Err(_) => Root::Indefinite { pivot },
                 }
             }
         })
@@ -78,7 +79,9 @@ impl DenseCov {
     pub fn cholesky(&self) -> Result<&Cholesky> {
         match self.root() {
             Root::Cholesky(c) => Ok(c),
-            Root::Eigen { pivot, .. } => Err(Error::NotPositiveDefinite { pivot: *pivot }),
+            Root::Eigen { pivot, .. } | Root::Indefinite { pivot } => {
+                Err(Error::NotPositiveDefinite { pivot: *pivot })
+            }
         }
     }
 }
@@ -128,10 +131,8 @@ impl Covariance {
         check::finite("covariance", &a)?;
         check::symmetric(&a)?;
         let c = DenseCov::new_trusted(a);
-        if let Root::Eigen { root, pivot } = c.root() {
-            if root.iter().any(|v| v.is_nan()) {
-                return Err(Error::NotPositiveDefinite { pivot: *pivot });
-            }
+        if let Root::Indefinite { pivot } = c.root() {
+            return Err(Error::NotPositiveDefinite { pivot: *pivot });
         }
         Ok(Covariance::Dense(c))
     }
@@ -281,13 +282,8 @@ impl Covariance {
         match self {
             Covariance::Dense(c) => match c.root() {
                 Root::Cholesky(ch) => Ok(ch.l().to_owned()),
-                Root::Eigen { root, pivot } => {
-                    if root.iter().any(|v| v.is_nan()) {
-                        Err(Error::NotPositiveDefinite { pivot: *pivot })
-                    } else {
-                        Ok(root.clone())
-                    }
-                }
+                Root::Eigen { root, .. } => Ok(root.clone()),
+                Root::Indefinite { pivot } => Err(Error::NotPositiveDefinite { pivot: *pivot }),
             },
             Covariance::Cholesky(l) => Ok((**l).clone()),
             Covariance::Diagonal(d) => Ok(Array2::from_diag(&d.mapv(f64::sqrt))),

@@ -30,7 +30,13 @@ pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f
 pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     let n = a.nrows();
     let mut l = Array2::zeros((n, n).f());
-    l.assign(&a);
+    // `a` is symmetric (checked by the caller), so for row-major input its transpose has the
+    // same entries and copies into column-major storage as one contiguous sweep.
+    if a.is_standard_layout() {
+        l.assign(&a.t());
+    } else {
+        l.assign(&a);
+    }
     {
         let mut lv = l.view_mut();
         let params = Default::default();
