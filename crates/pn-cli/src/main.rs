@@ -1,0 +1,62 @@
+//! `pn`: the command-line face of the pn probabilistic-numerics workspace.
+//!
+//! Every subcommand follows the conventions of [`common::Common`]: `--json` for one JSON
+//! document on stdout (narration on stderr), `--plot FILE.svg`, `--seed N`, and a sensible
+//! default case when run without arguments. `pn` without a subcommand prints this help.
+
+mod common;
+mod demo;
+mod error;
+mod plot;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Probabilistic numerics: numerical methods that return calibrated Gaussian beliefs.
+#[derive(Debug, Parser)]
+#[command(name = "pn", version)]
+#[command(
+    after_help = "Every subcommand accepts --json, --plot FILE.svg and --seed N, \
+                        and runs a default case when given no arguments.\n\
+                        Start with: pn demo"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compute a few beliefs with pn and draw them as SVG figures (default: ./pn-demo/).
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::Demo(args)) => demo::run(args),
+        None => {
+            // No subcommand: show what there is. This is not an error.
+            let help = Cli::command().render_help().to_string();
+            common::print_stdout(help.trim_end())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Print an error and its chain of causes to stderr.
+fn report(err: &dyn std::error::Error) {
+    eprintln!("error: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}

@@ -1,0 +1,365 @@
+//! SVG figures of beliefs, shared by the subcommands.
+//!
+//! Only plotters' SVG backend is used: text is written as SVG `<text>` elements and laid out by
+//! the viewer, so drawing needs no font files and no system libraries.
+
+use std::path::Path;
+
+use ndarray::{ArrayView1, ArrayView2};
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use crate::error::{CliError, Result};
+
+/// Size of every figure, in SVG pixels.
+const SIZE: (u32, u32) = (900, 520);
+/// Colour of the mean and its band.
+const BELIEF: RGBColor = RGBColor(31, 119, 180);
+/// Colour of observations.
+const DATA: RGBColor = RGBColor(214, 39, 40);
+/// Colours cycled through for samples.
+const SAMPLES: [RGBColor; 4] = [
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// A 1-D Gaussian belief `f(x) ~ N(mean(x), std(x)²)` on a grid, with what to draw around it.
+///
+/// Built with [`Belief1d::new`] and the optional setters; drawn with [`belief_1d`].
+#[derive(Debug, Clone)]
+pub struct Belief1d<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    x: ArrayView1<'a, f64>,
+    mean: ArrayView1<'a, f64>,
+    std: ArrayView1<'a, f64>,
+    samples: Option<ArrayView2<'a, f64>>,
+    data: Option<(ArrayView1<'a, f64>, ArrayView1<'a, f64>)>,
+    truth: Option<ArrayView1<'a, f64>>,
+}
+
+impl<'a> Belief1d<'a> {
+    /// Mean and standard deviation of the belief at the (increasing) grid `x`.
+    pub fn new(
+        title: &'a str,
+        x: ArrayView1<'a, f64>,
+        mean: ArrayView1<'a, f64>,
+        std: ArrayView1<'a, f64>,
+    ) -> Self {
+        Self {
+            title,
+            x_label: "x",
+            y_label: "f(x)",
+            x,
+            mean,
+            std,
+            samples: None,
+            data: None,
+            truth: None,
+        }
+    }
+
+    /// Axis descriptions (defaults: `x` and `f(x)`).
+    pub fn labels(mut self, x_label: &'a str, y_label: &'a str) -> Self {
+        self.x_label = x_label;
+        self.y_label = y_label;
+        self
+    }
+
+    /// Samples from the belief on the same grid, one sample per row.
+    pub fn samples(mut self, samples: ArrayView2<'a, f64>) -> Self {
+        self.samples = Some(samples);
+        self
+    }
+
+    /// Observations `(x_i, y_i)`, drawn as points.
+    pub fn data(mut self, x: ArrayView1<'a, f64>, y: ArrayView1<'a, f64>) -> Self {
+        self.data = Some((x, y));
+        self
+    }
+
+    /// The true function on the grid, drawn dashed.
+    pub fn truth(mut self, truth: ArrayView1<'a, f64>) -> Self {
+        self.truth = Some(truth);
+        self
+    }
+
+    /// Shapes agree and every value is finite.
+    fn validate(&self, path: &Path) -> Result<()> {
+        let fail = |message: String| CliError::Plot {
+            path: path.to_path_buf(),
+            message,
+        };
+        let n = self.x.len();
+        if n < 2 {
+            return Err(fail(format!("need at least 2 grid points, got {n}")));
+        }
+        let mut columns: Vec<(&str, usize)> =
+            vec![("mean", self.mean.len()), ("std", self.std.len())];
+        if let Some(s) = &self.samples {
+            columns.push(("samples (columns)", s.ncols()));
+        }
+        if let Some(t) = &self.truth {
+            columns.push(("truth", t.len()));
+        }
+        for (what, len) in columns {
+            if len != n {
+                return Err(fail(format!("{what} has length {len}, the grid has {n}")));
+            }
+        }
+        if let Some((dx, dy)) = &self.data
+            && dx.len() != dy.len()
+        {
+            return Err(fail(format!(
+                "data has {} inputs but {} outputs",
+                dx.len(),
+                dy.len()
+            )));
+        }
+        if self.std.iter().any(|&s| s < 0.0) {
+            return Err(fail("negative standard deviation".into()));
+        }
+        if !self.values().all(f64::is_finite) {
+            return Err(fail("non-finite value in the belief or the data".into()));
+        }
+        Ok(())
+    }
+
+    /// Every number that will be drawn.
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        let data = self
+            .data
+            .iter()
+            .flat_map(|(dx, dy)| dx.iter().chain(dy.iter()));
+        self.x
+            .iter()
+            .chain(self.mean.iter())
+            .chain(self.std.iter())
+            .chain(self.samples.iter().flat_map(|s| s.iter()))
+            .chain(self.truth.iter().flat_map(|t| t.iter()))
+            .chain(data)
+            .copied()
+    }
+
+    /// Horizontal and vertical extent of everything drawn, padded by 4 %.
+    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
+        let mut xs = Extent::default();
+        let mut ys = Extent::default();
+        xs.extend(self.x.iter().copied());
+        for (m, s) in self.mean.iter().zip(self.std.iter()) {
+            ys.extend([m - 2.0 * s, m + 2.0 * s]);
+        }
+        if let Some(s) = &self.samples {
+            ys.extend(s.iter().copied());
+        }
+        if let Some(t) = &self.truth {
+            ys.extend(t.iter().copied());
+        }
+        if let Some((dx, dy)) = &self.data {
+            xs.extend(dx.iter().copied());
+            ys.extend(dy.iter().copied());
+        }
+        (xs.padded(0.0), ys.padded(0.04))
+    }
+}
+
+/// Running minimum and maximum.
+#[derive(Debug, Clone, Copy)]
+struct Extent {
+    lo: f64,
+    hi: f64,
+}
+
+impl Default for Extent {
+    fn default() -> Self {
+        Self {
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Extent {
+    fn extend(&mut self, values: impl IntoIterator<Item = f64>) {
+        for v in values {
+            self.lo = self.lo.min(v);
+            self.hi = self.hi.max(v);
+        }
+    }
+
+    /// The range widened by `frac` of its width on each side (and made non-empty).
+    fn padded(self, frac: f64) -> (f64, f64) {
+        let width = (self.hi - self.lo).max(1e-12 * self.hi.abs().max(1.0));
+        (self.lo - frac * width, self.lo + width + frac * width)
+    }
+}
+
+/// Draw a 1-D belief to the SVG file `path`: the mean as a line, a shaded band of ±2 standard
+/// deviations, samples as thin lines, the true function dashed and observations as points, with
+/// a legend.
+///
+/// The parent directory of `path` must exist.
+pub fn belief_1d(path: &Path, plot: &Belief1d<'_>) -> Result<()> {
+    plot.validate(path)?;
+    draw_belief_1d(path, plot).map_err(|message| CliError::Plot {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+fn draw_belief_1d(path: &Path, plot: &Belief1d<'_>) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let ((x0, x1), (y0, y1)) = plot.ranges();
+
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(plot.title, ("sans-serif", 26))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(plot.x_label)
+        .y_desc(plot.y_label)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(err)?;
+
+    // ±2σ band: the upper edge left to right, then the lower edge back.
+    let band_style = BELIEF.mix(0.2).filled();
+    let upper = plot
+        .x
+        .iter()
+        .zip(plot.mean.iter().zip(plot.std.iter()))
+        .map(|(&x, (&m, &s))| (x, m + 2.0 * s));
+    let lower = plot
+        .x
+        .iter()
+        .zip(plot.mean.iter().zip(plot.std.iter()))
+        .rev()
+        .map(|(&x, (&m, &s))| (x, m - 2.0 * s));
+    let band: Vec<(f64, f64)> = upper.chain(lower).collect();
+    chart
+        .draw_series(std::iter::once(Polygon::new(band, band_style)))
+        .map_err(err)?
+        .label("mean ± 2σ")
+        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], band_style));
+
+    if let Some(samples) = &plot.samples {
+        for (i, row) in samples.rows().into_iter().enumerate() {
+            let colour = SAMPLES[i % SAMPLES.len()];
+            let series = chart
+                .draw_series(LineSeries::new(
+                    plot.x.iter().copied().zip(row.iter().copied()),
+                    colour.stroke_width(1),
+                ))
+                .map_err(err)?;
+            if i == 0 {
+                series.label("samples").legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(1))
+                });
+            }
+        }
+    }
+
+    if let Some(truth) = &plot.truth {
+        let style = BLACK.stroke_width(1);
+        chart
+            .draw_series(DashedLineSeries::new(
+                plot.x.iter().copied().zip(truth.iter().copied()),
+                6,
+                4,
+                style,
+            ))
+            .map_err(err)?
+            .label("truth")
+            .legend(move |(x, y)| DashedPathElement::new([(x, y), (x + 20, y)], 6, 4, style));
+    }
+
+    let mean_style = BELIEF.stroke_width(2);
+    chart
+        .draw_series(LineSeries::new(
+            plot.x.iter().copied().zip(plot.mean.iter().copied()),
+            mean_style,
+        ))
+        .map_err(err)?
+        .label("mean")
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], mean_style));
+
+    if let Some((dx, dy)) = &plot.data {
+        let style = DATA.filled();
+        chart
+            .draw_series(
+                dx.iter()
+                    .zip(dy.iter())
+                    .map(|(&x, &y)| Circle::new((x, y), 3, style)),
+            )
+            .map_err(err)?
+            .label("data")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, style));
+    }
+
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2};
+
+    #[test]
+    fn draws_every_element() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.svg");
+        let x = Array1::linspace(0.0, 1.0, 50);
+        let mean = x.mapv(f64::sin);
+        let std = Array1::from_elem(50, 0.1);
+        let samples = Array2::from_shape_fn((2, 50), |(i, j)| mean[j] + 0.05 * i as f64);
+        let dx = ndarray::array![0.2, 0.5];
+        let dy = ndarray::array![0.2, 0.48];
+        let plot = Belief1d::new("test", x.view(), mean.view(), std.view())
+            .samples(samples.view())
+            .data(dx.view(), dy.view())
+            .truth(mean.view());
+        belief_1d(&path, &plot).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.contains("<polygon"), "band");
+        assert!(svg.matches("<polyline").count() >= 3, "mean and samples");
+        assert!(svg.matches("<circle").count() >= 2, "data");
+        assert!(
+            svg.contains("<text") && svg.contains("\ntest\n</text>"),
+            "title"
+        );
+    }
+
+    #[test]
+    fn rejects_mismatched_lengths_without_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.svg");
+        let x = Array1::linspace(0.0, 1.0, 5);
+        let short = Array1::zeros(4);
+        let plot = Belief1d::new("t", x.view(), short.view(), x.view());
+        assert!(matches!(
+            belief_1d(&path, &plot),
+            Err(CliError::Plot { .. })
+        ));
+    }
+}
