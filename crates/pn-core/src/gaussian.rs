@@ -98,7 +98,12 @@ impl Gaussian {
         check::shape("Gaussian::logpdf", &[self.dim()], &[x.len()])?;
         check::finite("x", &x)?;
         let r = &x - &self.mean;
-        let quad = r.dot(&self.cov.solve_unchecked(r.view().insert_axis(Axis(1)))?.column(0));
+        let quad = r.dot(
+            &self
+                .cov
+                .solve_unchecked(r.view().insert_axis(Axis(1)))?
+                .column(0),
+        );
         Ok(-0.5 * (quad + self.cov.logdet()? + self.dim() as f64 * LN_2PI))
     }
 
@@ -187,14 +192,24 @@ impl Gaussian {
         }
     }
 
-    fn condition_kalman(&self, h: &LinearMap, r: Array1<f64>, noise: &Covariance) -> Result<Conditioned> {
+    fn condition_kalman(
+        &self,
+        h: &LinearMap,
+        r: Array1<f64>,
+        noise: &Covariance,
+    ) -> Result<Conditioned> {
         let m = r.len();
         // Σ Hᵀ through the structured product, then S = H Σ Hᵀ + R.
         let sht = self.cov.matmat(h.to_dense().t());
         let s_mat = symmetrise(h.left_mul(sht.view()) + noise.to_dense());
         let s_chol = dense::cholesky(s_mat.view())?;
         // Whitened innovation and whitened cross-covariance Wᵀ = L_S⁻¹ H Σ.
-        let z = dense::trsm(s_chol.l(), r.view().insert_axis(Axis(1)), Triangle::Lower, false);
+        let z = dense::trsm(
+            s_chol.l(),
+            r.view().insert_axis(Axis(1)),
+            Triangle::Lower,
+            false,
+        );
         let wt = dense::trsm(s_chol.l(), sht.t(), Triangle::Lower, false);
         let z = z.column(0);
         let mean = &self.mean + &wt.t().dot(&z);
@@ -235,7 +250,11 @@ impl Gaussian {
         let low = dense::lower_from_r(dense::qr_r_unchecked(at.view()), m + n);
         let x = low.slice(s![..m, ..m]);
         let scale = x.diag().iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        if let Some(i) = x.diag().iter().position(|&d| d <= 1e-14 * scale || d == 0.0) {
+        if let Some(i) = x
+            .diag()
+            .iter()
+            .position(|&d| d <= 1e-14 * scale || d == 0.0)
+        {
             return Err(Error::NotPositiveDefinite { pivot: i });
         }
         let yk = low.slice(s![m.., ..m]);

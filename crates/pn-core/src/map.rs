@@ -83,7 +83,10 @@ impl LinearMap {
             LinearMap::Diagonal(d) => check::finite("d", d),
             LinearMap::Identity(_) => Ok(()),
             LinearMap::Selection(idx, n) => match idx.iter().find(|&&i| i >= *n) {
-                Some(&bad) => Err(Error::IndexOutOfBounds { index: bad, len: *n }),
+                Some(&bad) => Err(Error::IndexOutOfBounds {
+                    index: bad,
+                    len: *n,
+                }),
                 None => Ok(()),
             },
             LinearMap::Kronecker(a, b) => {
@@ -189,18 +192,14 @@ impl LinearOperator for LinearMap {
     fn matvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
         match self {
             LinearMap::Kronecker(a, b) => kron_apply(a, b, x, false),
-            _ => self
-                .left_mul(x.insert_axis(Axis(1)))
-                .remove_axis(Axis(1)),
+            _ => self.left_mul(x.insert_axis(Axis(1))).remove_axis(Axis(1)),
         }
     }
 
     fn rmatvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
         match self {
             LinearMap::Kronecker(a, b) => kron_apply(a, b, x, true),
-            _ => self
-                .left_mul_t(x.insert_axis(Axis(1)))
-                .remove_axis(Axis(1)),
+            _ => self.left_mul_t(x.insert_axis(Axis(1))).remove_axis(Axis(1)),
         }
     }
 

@@ -68,7 +68,11 @@ pub trait LinearOperatorExt: LinearOperator {
 
     /// `Aᵀ x`, after checking that `x` has `m` finite entries.
     fn apply_transpose(&self, x: ArrayView1<'_, f64>) -> Result<Array1<f64>> {
-        check::shape("LinearOperator::apply_transpose", &[self.shape().0], &[x.len()])?;
+        check::shape(
+            "LinearOperator::apply_transpose",
+            &[self.shape().0],
+            &[x.len()],
+        )?;
         check::finite("x", &x)?;
         Ok(self.rmatvec(x))
     }

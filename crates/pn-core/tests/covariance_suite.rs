@@ -11,7 +11,9 @@ use pn_core::{Covariance, Gaussian, LinearOperator, LinearOperatorExt};
 
 fn kron(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
     let (m, p) = (a.nrows(), b.nrows());
-    Array2::from_shape_fn((m * p, m * p), |(i, j)| a[[i / p, j / p]] * b[[i % p, j % p]])
+    Array2::from_shape_fn((m * p, m * p), |(i, j)| {
+        a[[i / p, j / p]] * b[[i % p, j % p]]
+    })
 }
 
 fn lower_chol(a: &Array2<f64>) -> Array2<f64> {
@@ -48,9 +50,21 @@ fn cases() -> Vec<(&'static str, Covariance, Array2<f64>)> {
 
     let mut out = vec![
         ("dense", Covariance::dense(a6.clone()).unwrap(), a6.clone()),
-        ("cholesky", Covariance::cholesky_factor(l6.clone()).unwrap(), b6.clone()),
-        ("diagonal", Covariance::diagonal(d6.clone()).unwrap(), Array2::from_diag(&d6)),
-        ("scaled-identity", Covariance::scaled_identity(6, 1.7).unwrap(), Array2::eye(6) * 1.7),
+        (
+            "cholesky",
+            Covariance::cholesky_factor(l6.clone()).unwrap(),
+            b6.clone(),
+        ),
+        (
+            "diagonal",
+            Covariance::diagonal(d6.clone()).unwrap(),
+            Array2::from_diag(&d6),
+        ),
+        (
+            "scaled-identity",
+            Covariance::scaled_identity(6, 1.7).unwrap(),
+            Array2::eye(6) * 1.7,
+        ),
         (
             "kronecker(dense, dense)",
             Covariance::kronecker(
@@ -69,8 +83,12 @@ fn cases() -> Vec<(&'static str, Covariance, Array2<f64>)> {
         ),
         (
             "low-rank update of diagonal",
-            Covariance::low_rank_update(Covariance::diagonal(d6.clone()).unwrap(), u.clone(), w.clone())
-                .unwrap(),
+            Covariance::low_rank_update(
+                Covariance::diagonal(d6.clone()).unwrap(),
+                u.clone(),
+                w.clone(),
+            )
+            .unwrap(),
             Array2::from_diag(&d6) + u.dot(&Array2::from_diag(&w)).dot(&u.t()),
         ),
         (
@@ -112,13 +130,32 @@ fn every_structure_matches_its_dense_matrix() {
         let x = randn1(&mut r, n);
         let xm = randn(&mut r, n, 3);
         assert_allclose(&cov.apply(x.view()).unwrap(), &dense.dot(&x), 1e-12, 1e-12);
-        assert_allclose(&cov.apply_transpose(x.view()).unwrap(), &dense.t().dot(&x), 1e-12, 1e-12);
-        assert_allclose(&cov.apply_mat(xm.view()).unwrap(), &dense.dot(&xm), 1e-12, 1e-12);
+        assert_allclose(
+            &cov.apply_transpose(x.view()).unwrap(),
+            &dense.t().dot(&x),
+            1e-12,
+            1e-12,
+        );
+        assert_allclose(
+            &cov.apply_mat(xm.view()).unwrap(),
+            &dense.dot(&xm),
+            1e-12,
+            1e-12,
+        );
         let dinv = inv(&dense);
         assert_allclose(&cov.solve(x.view()).unwrap(), &dinv.dot(&x), 1e-9, 1e-10);
-        assert_allclose(&cov.solve_mat(xm.view()).unwrap(), &dinv.dot(&xm), 1e-9, 1e-10);
+        assert_allclose(
+            &cov.solve_mat(xm.view()).unwrap(),
+            &dinv.dot(&xm),
+            1e-9,
+            1e-10,
+        );
         let ld = cov.logdet().unwrap();
-        assert!((ld - logabsdet(&dense)).abs() < 1e-9, "{name}: logdet {ld} vs {}", logabsdet(&dense));
+        assert!(
+            (ld - logabsdet(&dense)).abs() < 1e-9,
+            "{name}: logdet {ld} vs {}",
+            logabsdet(&dense)
+        );
         let root = cov.root_dense().unwrap();
         assert_allclose(&root.dot(&root.t()), &dense, 1e-10, 1e-11);
         // scaling keeps structure and scales the matrix
@@ -146,7 +183,8 @@ fn samples_have_the_stated_covariance() {
             let se_m = (dense[[i, i]] / N as f64).sqrt();
             assert!((m[i] - mean[i]).abs() < 5.0 * se_m, "{name}: mean[{i}]");
             for j in 0..n {
-                let se = ((dense[[i, i]] * dense[[j, j]] + dense[[i, j]].powi(2)) / N as f64).sqrt();
+                let se =
+                    ((dense[[i, i]] * dense[[j, j]] + dense[[i, j]].powi(2)) / N as f64).sqrt();
                 assert!(
                     (c[[i, j]] - dense[[i, j]]).abs() < 5.0 * se,
                     "{name}: cov[{i},{j}] = {} vs {} (se {se})",
@@ -167,10 +205,18 @@ fn kronecker_solves_and_logdet_via_factors_only() {
     let mut r = rng(13);
     let a = spd(&mut r, 7, 0.4);
     let b = spd(&mut r, 5, 0.4);
-    let cov = Covariance::kronecker(Covariance::dense(a.clone()).unwrap(), Covariance::dense(b.clone()).unwrap());
+    let cov = Covariance::kronecker(
+        Covariance::dense(a.clone()).unwrap(),
+        Covariance::dense(b.clone()).unwrap(),
+    );
     let k = kron(&a, &b);
     let rhs = randn(&mut r, 35, 2);
-    assert_allclose(&cov.solve_mat(rhs.view()).unwrap(), &inv(&k).dot(&rhs), 1e-9, 1e-10);
+    assert_allclose(
+        &cov.solve_mat(rhs.view()).unwrap(),
+        &inv(&k).dot(&rhs),
+        1e-9,
+        1e-10,
+    );
     assert!((cov.logdet().unwrap() - logabsdet(&k)).abs() < 1e-9);
 }
 
@@ -178,31 +224,61 @@ fn kronecker_solves_and_logdet_via_factors_only() {
 fn bad_covariances_are_rejected() {
     use ndarray::array;
     use pn_core::Error;
-    assert!(matches!(Covariance::dense(Array2::zeros((2, 3))), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(
+        Covariance::dense(Array2::zeros((2, 3))),
+        Err(Error::ShapeMismatch { .. })
+    ));
     assert!(matches!(
         Covariance::dense(array![[1.0, f64::INFINITY], [f64::INFINITY, 1.0]]),
         Err(Error::NonFinite { .. })
     ));
-    assert!(matches!(Covariance::dense(array![[1.0, 2.0], [0.0, 1.0]]), Err(Error::NotSymmetric { .. })));
+    assert!(matches!(
+        Covariance::dense(array![[1.0, 2.0], [0.0, 1.0]]),
+        Err(Error::NotSymmetric { .. })
+    ));
     assert_eq!(
         Covariance::dense(array![[1.0, 2.0], [2.0, 1.0]]).unwrap_err(),
         Error::NotPositiveDefinite { pivot: 1 }
     );
     // PSD but singular is a valid covariance; solving with it is an error.
     let psd = Covariance::dense(array![[1.0, 1.0], [1.0, 1.0]]).unwrap();
-    assert!(matches!(psd.solve(array![1.0, 0.0].view()), Err(Error::NotPositiveDefinite { .. })));
-    assert!(matches!(psd.logdet(), Err(Error::NotPositiveDefinite { .. })));
+    assert!(matches!(
+        psd.solve(array![1.0, 0.0].view()),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    assert!(matches!(
+        psd.logdet(),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
     assert!(matches!(
         Covariance::cholesky_factor(array![[1.0, 0.0], [0.0, -1.0]]),
         Err(Error::InvalidParameter { .. })
     ));
-    assert!(matches!(Covariance::cholesky_factor(Array2::zeros((3, 2))), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(Covariance::diagonal(array![1.0, -1.0]), Err(Error::InvalidParameter { .. })));
-    assert!(matches!(Covariance::diagonal(array![1.0, f64::NAN]), Err(Error::NonFinite { .. })));
-    assert!(matches!(Covariance::scaled_identity(3, -1.0), Err(Error::InvalidParameter { .. })));
-    assert!(matches!(Covariance::scaled_identity(3, f64::NAN), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        Covariance::cholesky_factor(Array2::zeros((3, 2))),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        Covariance::diagonal(array![1.0, -1.0]),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        Covariance::diagonal(array![1.0, f64::NAN]),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        Covariance::scaled_identity(3, -1.0),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        Covariance::scaled_identity(3, f64::NAN),
+        Err(Error::InvalidParameter { .. })
+    ));
     let zero = Covariance::scaled_identity(2, 0.0).unwrap();
-    assert!(matches!(zero.solve(array![1.0, 1.0].view()), Err(Error::Singular { .. })));
+    assert!(matches!(
+        zero.solve(array![1.0, 1.0].view()),
+        Err(Error::Singular { .. })
+    ));
     let base = Covariance::scaled_identity(3, 1.0).unwrap();
     assert!(matches!(
         Covariance::low_rank_update(base.clone(), Array2::ones((2, 1)), array![1.0]),
@@ -222,13 +298,34 @@ fn bad_covariances_are_rejected() {
         Err(Error::NotPositiveDefinite { .. })
     ));
     let ok = Covariance::dense(Array2::eye(3)).unwrap();
-    assert!(matches!(ok.solve(array![1.0].view()), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(ok.solve(array![1.0, f64::NAN, 0.0].view()), Err(Error::NonFinite { .. })));
-    assert!(matches!(ok.apply(array![1.0].view()), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(ok.apply(array![1.0, 0.0, f64::NAN].view()), Err(Error::NonFinite { .. })));
-    assert!(matches!(ok.apply_transpose(array![1.0].view()), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(ok.apply_mat(Array2::zeros((2, 2)).view()), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(ok.scale(-1.0), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        ok.solve(array![1.0].view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ok.solve(array![1.0, f64::NAN, 0.0].view()),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        ok.apply(array![1.0].view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ok.apply(array![1.0, 0.0, f64::NAN].view()),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        ok.apply_transpose(array![1.0].view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ok.apply_mat(Array2::zeros((2, 2)).view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ok.scale(-1.0),
+        Err(Error::InvalidParameter { .. })
+    ));
 }
 
 /// Every structured linear map against the dense matrix written out here.
@@ -246,13 +343,21 @@ fn every_linear_map_matches_its_dense_matrix() {
     let maps = vec![
         (LinearMap::dense(a.clone()).unwrap(), a.clone()),
         (LinearMap::identity(3), Array2::eye(3)),
-        (LinearMap::diagonal(d.clone()).unwrap(), Array2::from_diag(&d)),
+        (
+            LinearMap::diagonal(d.clone()).unwrap(),
+            Array2::from_diag(&d),
+        ),
         (LinearMap::selection(vec![4, 0, 4], 5).unwrap(), sel),
         (
-            LinearMap::kronecker(LinearMap::dense(a.clone()).unwrap(), LinearMap::dense(b.clone()).unwrap()),
+            LinearMap::kronecker(
+                LinearMap::dense(a.clone()).unwrap(),
+                LinearMap::dense(b.clone()).unwrap(),
+            ),
             {
                 let (q, t) = (b.nrows(), b.ncols());
-                Array2::from_shape_fn((3 * q, 4 * t), |(i, j)| a[[i / q, j / t]] * b[[i % q, j % t]])
+                Array2::from_shape_fn((3 * q, 4 * t), |(i, j)| {
+                    a[[i / q, j / t]] * b[[i % q, j % t]]
+                })
             },
         ),
     ];
@@ -263,11 +368,26 @@ fn every_linear_map_matches_its_dense_matrix() {
         let y = randn1(&mut r, m);
         let xm = randn(&mut r, n, 2);
         assert_allclose(&map.apply(x.view()).unwrap(), &dense.dot(&x), 1e-12, 1e-12);
-        assert_allclose(&map.apply_transpose(y.view()).unwrap(), &dense.t().dot(&y), 1e-12, 1e-12);
-        assert_allclose(&map.apply_mat(xm.view()).unwrap(), &dense.dot(&xm), 1e-12, 1e-12);
+        assert_allclose(
+            &map.apply_transpose(y.view()).unwrap(),
+            &dense.t().dot(&y),
+            1e-12,
+            1e-12,
+        );
+        assert_allclose(
+            &map.apply_mat(xm.view()).unwrap(),
+            &dense.dot(&xm),
+            1e-12,
+            1e-12,
+        );
         assert_allclose(&map.to_dense(), &dense, 1e-15, 0.0);
         let k = m.min(n);
-        assert_allclose(&map.diagonal(), &dense.diag().slice(ndarray::s![..k]), 1e-15, 0.0);
+        assert_allclose(
+            &map.diagonal(),
+            &dense.diag().slice(ndarray::s![..k]),
+            1e-15,
+            0.0,
+        );
     }
     // A dense matrix and a view are operators too.
     let x = randn1(&mut r, 4);

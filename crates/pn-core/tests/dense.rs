@@ -59,7 +59,12 @@ fn cholesky_solves() {
     let a = spd(&mut r, 9, 0.3);
     let b = randn(&mut r, 9, 3);
     let ch = dense::cholesky(a.view()).unwrap();
-    assert_allclose(&ch.solve_mat(b.view()).unwrap(), &inv(&a).dot(&b), 1e-9, 1e-12);
+    assert_allclose(
+        &ch.solve_mat(b.view()).unwrap(),
+        &inv(&a).dot(&b),
+        1e-9,
+        1e-12,
+    );
     let x = ch.solve(b.column(1)).unwrap();
     assert_allclose(&a.dot(&x), &b.column(1), 1e-10, 1e-12);
     let w = ch.solve_l(b.view()).unwrap();
@@ -101,8 +106,13 @@ fn triangular_solves_all_four_cases_and_layouts() {
     // Right-hand side given as a strided view.
     let mut bbig = Array2::from_elem((14, 12), f64::NAN);
     bbig.slice_mut(s![..;2, ..;3]).assign(&b);
-    let x = dense::solve_triangular(low.view(), bbig.slice(s![..;2, ..;3]), Triangle::Lower, false)
-        .unwrap();
+    let x = dense::solve_triangular(
+        low.view(),
+        bbig.slice(s![..;2, ..;3]),
+        Triangle::Lower,
+        false,
+    )
+    .unwrap();
     assert_allclose(&low.dot(&x), &b, 1e-10, 1e-12);
 }
 
@@ -165,15 +175,31 @@ fn matmul_matches_ndarray_dot_on_views() {
     let mut r = rng(7);
     let a = randn(&mut r, 5, 8);
     let b = randn(&mut r, 8, 3);
-    assert_allclose(&dense::matmul(a.view(), b.view()).unwrap(), &a.dot(&b), 1e-13, 1e-13);
-    assert_allclose(&dense::matmul(b.t(), a.t()).unwrap(), &b.t().dot(&a.t()), 1e-13, 1e-13);
+    assert_allclose(
+        &dense::matmul(a.view(), b.view()).unwrap(),
+        &a.dot(&b),
+        1e-13,
+        1e-13,
+    );
+    assert_allclose(
+        &dense::matmul(b.t(), a.t()).unwrap(),
+        &b.t().dot(&a.t()),
+        1e-13,
+        1e-13,
+    );
 }
 
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     let rect = Array2::<f64>::zeros((2, 3));
-    assert!(matches!(dense::cholesky(rect.view()), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(dense::eigh(rect.view()), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(
+        dense::cholesky(rect.view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        dense::eigh(rect.view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
     let nan = array![[1.0, f64::NAN], [f64::NAN, 1.0]];
     match dense::cholesky(nan.view()).unwrap_err() {
         Error::NonFinite { what, index, value } => {
@@ -182,28 +208,54 @@ fn bad_input_is_an_error_not_a_panic() {
         }
         e => panic!("unexpected {e:?}"),
     }
-    assert!(matches!(dense::qr(nan.view()), Err(Error::NonFinite { .. })));
-    assert!(matches!(dense::eigh(nan.view()), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        dense::qr(nan.view()),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        dense::eigh(nan.view()),
+        Err(Error::NonFinite { .. })
+    ));
     let asym = array![[1.0, 0.5], [0.0, 1.0]];
-    assert!(matches!(dense::cholesky(asym.view()), Err(Error::NotSymmetric { i: 1, j: 0, .. })));
-    assert!(matches!(dense::eigh(asym.view()), Err(Error::NotSymmetric { .. })));
+    assert!(matches!(
+        dense::cholesky(asym.view()),
+        Err(Error::NotSymmetric { i: 1, j: 0, .. })
+    ));
+    assert!(matches!(
+        dense::eigh(asym.view()),
+        Err(Error::NotSymmetric { .. })
+    ));
     let sing = array![[1.0, 0.0], [2.0, 0.0]];
     assert_eq!(
         dense::solve_triangular(sing.view(), Array2::eye(2).view(), Triangle::Lower, false)
             .unwrap_err(),
-        Error::Singular { index: 1, value: 0.0 }
+        Error::Singular {
+            index: 1,
+            value: 0.0
+        }
     );
     assert!(matches!(
-        dense::solve_triangular(Array2::eye(2).view(), Array2::eye(3).view(), Triangle::Lower, false),
+        dense::solve_triangular(
+            Array2::eye(2).view(),
+            Array2::eye(3).view(),
+            Triangle::Lower,
+            false
+        ),
         Err(Error::ShapeMismatch { .. })
     ));
     assert!(matches!(
         dense::matmul(Array2::eye(2).view(), Array2::eye(3).view()),
         Err(Error::ShapeMismatch { .. })
     ));
-    assert!(matches!(dense::cholesky_of_sum(&[]), Err(Error::Empty { .. })));
+    assert!(matches!(
+        dense::cholesky_of_sum(&[]),
+        Err(Error::Empty { .. })
+    ));
     let ch = dense::cholesky(Array2::eye(3).view()).unwrap();
-    assert!(matches!(ch.solve(ndarray::Array1::zeros(2).view()), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(
+        ch.solve(ndarray::Array1::zeros(2).view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
     assert!(matches!(
         pn_core::dense::Cholesky::from_factor(array![[1.0, 0.0], [1.0, -1.0]]),
         Err(Error::Singular { index: 1, .. })

@@ -46,7 +46,16 @@ fn closed_form(
     (mean, cov, logpdf_ref(y, &h.dot(mu), &syy))
 }
 
-fn problem(seed: u64, n: usize, m: usize) -> (Array1<f64>, Array2<f64>, Array2<f64>, Array2<f64>, Array1<f64>) {
+/// `(μ, Σ, H, R, y)` of a random conditioning problem.
+type Problem = (
+    Array1<f64>,
+    Array2<f64>,
+    Array2<f64>,
+    Array2<f64>,
+    Array1<f64>,
+);
+
+fn problem(seed: u64, n: usize, m: usize) -> Problem {
     let mut r = rng(seed);
     let mu = randn1(&mut r, n);
     let sigma = spd(&mut r, n, 0.3);
@@ -164,9 +173,18 @@ fn logpdf_matches_closed_form_for_every_structure() {
     let d = array![0.5, 1.0, 2.0, 0.1];
     for (cov, dense) in [
         (Covariance::dense(sigma.clone()).unwrap(), sigma.clone()),
-        (Covariance::cholesky_factor(lower(&sigma)).unwrap(), sigma.clone()),
-        (Covariance::diagonal(d.clone()).unwrap(), Array2::from_diag(&d)),
-        (Covariance::scaled_identity(4, 0.3).unwrap(), Array2::eye(4) * 0.3),
+        (
+            Covariance::cholesky_factor(lower(&sigma)).unwrap(),
+            sigma.clone(),
+        ),
+        (
+            Covariance::diagonal(d.clone()).unwrap(),
+            Array2::from_diag(&d),
+        ),
+        (
+            Covariance::scaled_identity(4, 0.3).unwrap(),
+            Array2::eye(4) * 0.3,
+        ),
     ] {
         let g = Gaussian::new(mu.clone(), cov).unwrap();
         let lp = g.logpdf(x.view()).unwrap();
@@ -187,30 +205,63 @@ fn structure_is_kept_by_marginals_and_maps() {
     assert_eq!(m.cov().structure(), "diagonal");
     assert_allclose(&m.var(), &array![5.0, 2.0], 0.0, 0.0);
     let g_iso = Gaussian::standard(5);
-    assert_eq!(g_iso.marginal(&[0, 2]).unwrap().cov().structure(), "scaled-identity");
-    assert_eq!(g_iso.affine(LinearMap::identity(5), None, None).unwrap().cov().structure(), "scaled-identity");
     assert_eq!(
-        g_diag.affine(LinearMap::diagonal(array![1.0, 2.0, 1.0, 1.0, 1.0]).unwrap(), None, None).unwrap().var()[1],
+        g_iso.marginal(&[0, 2]).unwrap().cov().structure(),
+        "scaled-identity"
+    );
+    assert_eq!(
+        g_iso
+            .affine(LinearMap::identity(5), None, None)
+            .unwrap()
+            .cov()
+            .structure(),
+        "scaled-identity"
+    );
+    assert_eq!(
+        g_diag
+            .affine(
+                LinearMap::diagonal(array![1.0, 2.0, 1.0, 1.0, 1.0]).unwrap(),
+                None,
+                None
+            )
+            .unwrap()
+            .var()[1],
         8.0
     );
-    let g_sqrt = Gaussian::new(Array1::zeros(5), Covariance::cholesky_factor(lower(&sigma)).unwrap()).unwrap();
+    let g_sqrt = Gaussian::new(
+        Array1::zeros(5),
+        Covariance::cholesky_factor(lower(&sigma)).unwrap(),
+    )
+    .unwrap();
     let ms = g_sqrt.marginal(&[3, 0, 2]).unwrap();
     assert_eq!(ms.cov().structure(), "cholesky");
     let idx = [3usize, 0, 2];
-    let expect = sigma.select(ndarray::Axis(0), &idx).select(ndarray::Axis(1), &idx);
+    let expect = sigma
+        .select(ndarray::Axis(0), &idx)
+        .select(ndarray::Axis(1), &idx);
     assert_allclose(&ms.cov_dense(), &expect, 1e-12, 1e-12);
     // Low-rank posterior of a Kronecker prior, then a marginal: still low-rank of Kronecker.
     let kron = Gaussian::new(
         Array1::zeros(6),
-        Covariance::kronecker(Covariance::scaled_identity(2, 1.0).unwrap(), Covariance::dense(spd(&mut r, 3, 0.5)).unwrap()),
+        Covariance::kronecker(
+            Covariance::scaled_identity(2, 1.0).unwrap(),
+            Covariance::dense(spd(&mut r, 3, 0.5)).unwrap(),
+        ),
     )
     .unwrap();
     let post = kron
-        .condition(LinearMap::selection(vec![1], 6).unwrap(), array![0.5].view(), &Covariance::scaled_identity(1, 0.1).unwrap())
+        .condition(
+            LinearMap::selection(vec![1], 6).unwrap(),
+            array![0.5].view(),
+            &Covariance::scaled_identity(1, 0.1).unwrap(),
+        )
         .unwrap()
         .posterior;
     assert_eq!(post.cov().structure(), "low-rank-update");
-    assert_eq!(post.marginal(&[0, 1, 2]).unwrap().cov().structure(), "low-rank-update");
+    assert_eq!(
+        post.marginal(&[0, 1, 2]).unwrap().cov().structure(),
+        "low-rank-update"
+    );
 }
 
 /// Noise-free observations of a square-root prior: the posterior is exactly singular in the
@@ -219,9 +270,19 @@ fn structure_is_kept_by_marginals_and_maps() {
 fn noise_free_square_root_update_stays_valid() {
     let mut r = rng(23);
     let sigma = spd(&mut r, 6, 0.2);
-    let g = Gaussian::new(Array1::zeros(6), Covariance::cholesky_factor(lower(&sigma)).unwrap()).unwrap();
+    let g = Gaussian::new(
+        Array1::zeros(6),
+        Covariance::cholesky_factor(lower(&sigma)).unwrap(),
+    )
+    .unwrap();
     let h = LinearMap::selection(vec![0, 3], 6).unwrap();
-    let out = g.condition(h, array![1.0, -1.0].view(), &Covariance::scaled_identity(2, 0.0).unwrap()).unwrap();
+    let out = g
+        .condition(
+            h,
+            array![1.0, -1.0].view(),
+            &Covariance::scaled_identity(2, 0.0).unwrap(),
+        )
+        .unwrap();
     let post = out.posterior;
     assert!(post.var().iter().all(|v| v.is_finite() && *v >= 0.0));
     assert!(post.var()[0] < 1e-20 && post.var()[3] < 1e-20);
@@ -241,12 +302,16 @@ fn posterior_is_calibrated_chi_square() {
     let mut total = 0.0;
     for _ in 0..trials {
         let sigma = spd(&mut r, n, 0.3);
-        let prior = Gaussian::new(Array1::zeros(n), Covariance::dense(sigma.clone()).unwrap()).unwrap();
+        let prior =
+            Gaussian::new(Array1::zeros(n), Covariance::dense(sigma.clone()).unwrap()).unwrap();
         let truth = prior.sample(&mut r, 1).unwrap().row(0).to_owned();
         let h = randn(&mut r, m, n);
         let noise = Covariance::scaled_identity(m, 0.05).unwrap();
-        let eps = Gaussian::new(Array1::zeros(m), noise.clone()).unwrap().sample(&mut r, 1).unwrap();
-        let y = h.dot(&truth) + &eps.row(0);
+        let eps = Gaussian::new(Array1::zeros(m), noise.clone())
+            .unwrap()
+            .sample(&mut r, 1)
+            .unwrap();
+        let y = h.dot(&truth) + eps.row(0);
         let post = prior.condition(h, y.view(), &noise).unwrap().posterior;
         let e = &truth - &post.mean();
         let pc = post.cov_dense();
@@ -254,40 +319,118 @@ fn posterior_is_calibrated_chi_square() {
     }
     let mean_chi2 = total / trials as f64;
     let se = (2.0 * n as f64 / trials as f64).sqrt();
-    assert!((mean_chi2 - n as f64).abs() < 4.0 * se, "mean χ² {mean_chi2} vs {n} ± {se}");
+    assert!(
+        (mean_chi2 - n as f64).abs() < 4.0 * se,
+        "mean χ² {mean_chi2} vs {n} ± {se}"
+    );
 }
 
 #[test]
 fn bad_input_to_gaussian_operations() {
     let g = Gaussian::standard(3);
-    assert!(matches!(Gaussian::new(array![0.0, 1.0], Covariance::scaled_identity(3, 1.0).unwrap()), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(Gaussian::new(array![0.0, f64::NAN], Covariance::scaled_identity(2, 1.0).unwrap()), Err(Error::NonFinite { .. })));
-    assert!(matches!(g.logpdf(array![0.0].view()), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(g.logpdf(array![0.0, f64::NAN, 0.0].view()), Err(Error::NonFinite { .. })));
-    assert!(matches!(g.marginal(&[]), Err(Error::Empty { .. })));
-    assert!(matches!(g.marginal(&[3]), Err(Error::IndexOutOfBounds { index: 3, len: 3 })));
-    let r1 = Covariance::scaled_identity(1, 1.0).unwrap();
-    assert!(matches!(g.condition(Array2::zeros((1, 2)), array![0.0].view(), &r1), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(g.condition(Array2::zeros((1, 3)), array![0.0, 1.0].view(), &r1), Err(Error::ShapeMismatch { .. })));
     assert!(matches!(
-        g.condition(Array2::zeros((1, 3)), array![0.0].view(), &Covariance::scaled_identity(2, 1.0).unwrap()),
+        Gaussian::new(
+            array![0.0, 1.0],
+            Covariance::scaled_identity(3, 1.0).unwrap()
+        ),
         Err(Error::ShapeMismatch { .. })
     ));
-    assert!(matches!(g.condition(Array2::zeros((1, 3)), array![f64::NAN].view(), &r1), Err(Error::NonFinite { .. })));
-    assert!(matches!(g.condition(array![[f64::NAN, 0.0, 0.0]], array![1.0].view(), &r1), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        Gaussian::new(
+            array![0.0, f64::NAN],
+            Covariance::scaled_identity(2, 1.0).unwrap()
+        ),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        g.logpdf(array![0.0].view()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        g.logpdf(array![0.0, f64::NAN, 0.0].view()),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(g.marginal(&[]), Err(Error::Empty { .. })));
+    assert!(matches!(
+        g.marginal(&[3]),
+        Err(Error::IndexOutOfBounds { index: 3, len: 3 })
+    ));
+    let r1 = Covariance::scaled_identity(1, 1.0).unwrap();
+    assert!(matches!(
+        g.condition(Array2::zeros((1, 2)), array![0.0].view(), &r1),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        g.condition(Array2::zeros((1, 3)), array![0.0, 1.0].view(), &r1),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        g.condition(
+            Array2::zeros((1, 3)),
+            array![0.0].view(),
+            &Covariance::scaled_identity(2, 1.0).unwrap()
+        ),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        g.condition(Array2::zeros((1, 3)), array![f64::NAN].view(), &r1),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        g.condition(array![[f64::NAN, 0.0, 0.0]], array![1.0].view(), &r1),
+        Err(Error::NonFinite { .. })
+    ));
     // Noise-free observation of a direction with zero prior variance: S is singular.
     let zero = Covariance::scaled_identity(1, 0.0).unwrap();
-    assert!(matches!(g.condition(Array2::zeros((1, 3)), array![1.0].view(), &zero), Err(Error::NotPositiveDefinite { .. })));
-    let sq = Gaussian::new(Array1::zeros(3), Covariance::cholesky_factor(Array2::eye(3)).unwrap()).unwrap();
-    assert!(matches!(sq.condition(Array2::zeros((1, 3)), array![1.0].view(), &zero), Err(Error::NotPositiveDefinite { .. })));
-    assert!(matches!(LinearMap::selection(vec![0, 5], 3), Err(Error::IndexOutOfBounds { index: 5, len: 3 })));
-    assert!(matches!(LinearMap::dense(array![[f64::INFINITY]]), Err(Error::NonFinite { .. })));
-    assert!(matches!(LinearMap::diagonal(array![f64::NAN]), Err(Error::NonFinite { .. })));
-    assert!(matches!(g.affine(Array2::zeros((2, 2)), None, None), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(g.affine(Array2::zeros((2, 3)), Some(array![1.0].view()), None), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(g.affine(Array2::zeros((2, 3)), Some(array![1.0, f64::NAN].view()), None), Err(Error::NonFinite { .. })));
-    assert!(matches!(g.affine(Array2::zeros((2, 3)), None, Some(&r1)), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(
+        g.condition(Array2::zeros((1, 3)), array![1.0].view(), &zero),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    let sq = Gaussian::new(
+        Array1::zeros(3),
+        Covariance::cholesky_factor(Array2::eye(3)).unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        sq.condition(Array2::zeros((1, 3)), array![1.0].view(), &zero),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    assert!(matches!(
+        LinearMap::selection(vec![0, 5], 3),
+        Err(Error::IndexOutOfBounds { index: 5, len: 3 })
+    ));
+    assert!(matches!(
+        LinearMap::dense(array![[f64::INFINITY]]),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        LinearMap::diagonal(array![f64::NAN]),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        g.affine(Array2::zeros((2, 2)), None, None),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        g.affine(Array2::zeros((2, 3)), Some(array![1.0].view()), None),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        g.affine(
+            Array2::zeros((2, 3)),
+            Some(array![1.0, f64::NAN].view()),
+            None
+        ),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        g.affine(Array2::zeros((2, 3)), None, Some(&r1)),
+        Err(Error::ShapeMismatch { .. })
+    ));
     // A selection map built by hand with a bad index is caught when used.
-    assert!(matches!(g.affine(LinearMap::Selection(vec![7], 3), None, None), Err(Error::IndexOutOfBounds { .. })));
+    assert!(matches!(
+        g.affine(LinearMap::Selection(vec![7], 3), None, None),
+        Err(Error::IndexOutOfBounds { .. })
+    ));
     let _ = s![..];
 }

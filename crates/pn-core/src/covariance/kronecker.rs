@@ -50,7 +50,11 @@ pub(super) fn solve(a: &Covariance, b: &Covariance, x: ArrayView2<'_, f64>) -> R
 }
 
 /// `(R_A ⊗ R_B) Z` for the factors' square roots.
-pub(super) fn root_mul(a: &Covariance, b: &Covariance, z: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+pub(super) fn root_mul(
+    a: &Covariance,
+    b: &Covariance,
+    z: ArrayView2<'_, f64>,
+) -> Result<Array2<f64>> {
     let (ra, rb) = (a.root_cols(), b.root_cols());
     let (m, p) = (a.dim(), b.dim());
     per_column(z, (ra, rb), m * p, |zm| {

@@ -92,11 +92,7 @@ impl LowRank {
     fn inertia_ok(&self) -> Result<()> {
         let wb = self.woodbury()?;
         let scale = wb.cap_vals.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        if let Some(i) = wb
-            .cap_vals
-            .iter()
-            .position(|&v| v.abs() <= 1e-13 * scale)
-        {
+        if let Some(i) = wb.cap_vals.iter().position(|&v| v.abs() <= 1e-13 * scale) {
             return Err(Error::Singular {
                 index: i,
                 value: wb.cap_vals[i],
@@ -140,7 +136,11 @@ impl LowRank {
     pub(super) fn diagonal(&self) -> Array1<f64> {
         let mut d = self.base.diagonal();
         for (i, row) in self.u.axis_iter(Axis(0)).enumerate() {
-            d[i] += row.iter().zip(self.w.iter()).map(|(u, w)| w * u * u).sum::<f64>();
+            d[i] += row
+                .iter()
+                .zip(self.w.iter())
+                .map(|(u, w)| w * u * u)
+                .sum::<f64>();
         }
         d
     }

@@ -40,9 +40,14 @@ pub struct DenseCov {
 enum Root {
     Cholesky(Cholesky),
     /// Positive semi-definite: `root rootᵀ = Σ`; `pivot` is where Cholesky failed.
-    Eigen { root: Array2<f64>, pivot: usize },
+    Eigen {
+        root: Array2<f64>,
+        pivot: usize,
+    },
     /// Not positive semi-definite beyond round-off.
-    Indefinite { pivot: usize },
+    Indefinite {
+        pivot: usize,
+    },
 }
 
 impl DenseCov {
@@ -59,19 +64,20 @@ impl DenseCov {
     }
 
     fn root(&self) -> &Root {
-        self.root.get_or_init(|| match dense::cholesky(self.matrix.view()) {
-            Ok(c) => Root::Cholesky(c),
-            Err(e) => {
-                let pivot = match e {
-                    Error::NotPositiveDefinite { pivot } => pivot,
-                    _ => 0,
-                };
-                match psd_root(self.matrix.view()) {
-                    Ok(root) => Root::Eigen { root, pivot },
-                    Err(_) => Root::Indefinite { pivot },
+        self.root
+            .get_or_init(|| match dense::cholesky(self.matrix.view()) {
+                Ok(c) => Root::Cholesky(c),
+                Err(e) => {
+                    let pivot = match e {
+                        Error::NotPositiveDefinite { pivot } => pivot,
+                        _ => 0,
+                    };
+                    match psd_root(self.matrix.view()) {
+                        Ok(root) => Root::Eigen { root, pivot },
+                        Err(_) => Root::Indefinite { pivot },
+                    }
                 }
-            }
-        })
+            })
     }
 
     /// The Cholesky factor, or [`Error::NotPositiveDefinite`] if the matrix is only
@@ -288,10 +294,9 @@ impl Covariance {
             Covariance::Cholesky(l) => Ok((**l).clone()),
             Covariance::Diagonal(d) => Ok(Array2::from_diag(&d.mapv(f64::sqrt))),
             Covariance::ScaledIdentity(n, s) => Ok(Array2::eye(*n) * s.sqrt()),
-            Covariance::Kronecker(a, b) => Ok(crate::map::kron_dense(
-                &a.root_dense()?,
-                &b.root_dense()?,
-            )),
+            Covariance::Kronecker(a, b) => {
+                Ok(crate::map::kron_dense(&a.root_dense()?, &b.root_dense()?))
+            }
             Covariance::LowRankUpdate(lr) => lr.root_dense(),
         }
     }

@@ -40,9 +40,9 @@ pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     {
         let mut lv = l.view_mut();
         let params = Default::default();
-        let mut mem = MemBuffer::new(faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<
-            f64,
-        >(n, par(), params));
+        let mut mem = MemBuffer::new(
+            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(n, par(), params),
+        );
         let stack = MemStack::new(&mut mem);
         faer::linalg::cholesky::llt::factor::cholesky_in_place(
             faer_from_ndarray_mut(&mut lv),
@@ -51,7 +51,9 @@ pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
             stack,
             params,
         )
-        .map_err(|LltError::NonPositivePivot { index }| Error::NotPositiveDefinite { pivot: index })?;
+        .map_err(
+            |LltError::NonPositivePivot { index }| Error::NotPositiveDefinite { pivot: index },
+        )?;
     }
     for j in 1..n {
         for i in 0..j {

@@ -40,13 +40,15 @@ pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     if a.nrows() == 0 {
         return Ok(Array2::zeros((0, 0)));
     }
-    owned(a).cholesky(UPLO::Lower).map_err(|e| match lapack_failure(e) {
-        // LAPACK's `info = k` means the leading minor of order k is not positive definite.
-        Some(k) if k > 0 => Error::NotPositiveDefinite {
-            pivot: (k - 1) as usize,
-        },
-        _ => Error::NotPositiveDefinite { pivot: 0 },
-    })
+    owned(a)
+        .cholesky(UPLO::Lower)
+        .map_err(|e| match lapack_failure(e) {
+            // LAPACK's `info = k` means the leading minor of order k is not positive definite.
+            Some(k) if k > 0 => Error::NotPositiveDefinite {
+                pivot: (k - 1) as usize,
+            },
+            _ => Error::NotPositiveDefinite { pivot: 0 },
+        })
 }
 
 pub(super) fn solve_triangular(
@@ -76,7 +78,9 @@ pub(super) fn qr(a: ArrayView2<'_, f64>) -> (Array2<f64>, Array2<f64>) {
     if k == 0 {
         return (Array2::zeros((m, k)), Array2::zeros((k, n)));
     }
-    let (q, r) = owned(a).qr().expect("finite input was checked by the caller");
+    let (q, r) = owned(a)
+        .qr()
+        .expect("finite input was checked by the caller");
     (
         q.slice(ndarray::s![.., ..k]).to_owned(),
         r.slice(ndarray::s![..k, ..]).to_owned(),
@@ -91,8 +95,10 @@ pub(super) fn eigh(a: ArrayView2<'_, f64>) -> Result<(Array1<f64>, Array2<f64>)>
     if a.nrows() == 0 {
         return Ok((Array1::zeros(0), Array2::zeros((0, 0))));
     }
-    owned(a).eigh(UPLO::Lower).map_err(|_| Error::NoConvergence {
-        what: "symmetric eigendecomposition",
-        iterations: 0,
-    })
+    owned(a)
+        .eigh(UPLO::Lower)
+        .map_err(|_| Error::NoConvergence {
+            what: "symmetric eigendecomposition",
+            iterations: 0,
+        })
 }

@@ -6,7 +6,7 @@
 //! instead; the functions, their checks and their results are the same.
 //!
 //! Every function validates its input (shape, finiteness, symmetry where required) and returns
-//! an [`Error`](crate::Error) instead of panicking.
+//! an [`Error`] instead of panicking.
 //!
 //! | function | computes |
 //! |---|---|
