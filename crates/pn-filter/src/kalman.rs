@@ -75,6 +75,14 @@ impl SqrtGaussian {
         self.chol.map_axis(Axis(1), |r| r.dot(&r).sqrt())
     }
 
+    /// The same belief with the covariance scaled by `s ≥ 0` (`L ↦ √s L`).
+    pub fn scaled(&self, s: f64) -> Self {
+        Self {
+            mean: self.mean.clone(),
+            chol: &self.chol * s.max(0.0).sqrt(),
+        }
+    }
+
     /// The covariance `L Lᵀ` (dense).
     pub fn cov(&self) -> Array2<f64> {
         self.chol.dot(&self.chol.t())
@@ -108,6 +116,16 @@ pub struct BackwardKernel {
 }
 
 impl BackwardKernel {
+    /// The same kernel with its covariance scaled by `s ≥ 0` (the gain is scale-free).
+    pub fn scaled(&self, s: f64) -> Self {
+        Self {
+            gain: self.gain.clone(),
+            offset: self.offset.clone(),
+            chol: &self.chol * s.max(0.0).sqrt(),
+            precond: self.precond.clone(),
+        }
+    }
+
     /// Push a belief over `x_{k+1}` through the kernel: the belief over `x_k`
     /// `N(G m + g, G Σ Gᵀ + Λ)`, in square-root form `tria([G L, Λ^{1/2}])`.
     pub fn marginalise(&self, next: &SqrtGaussian) -> Result<SqrtGaussian> {
@@ -238,15 +256,26 @@ impl Observation {
     }
 }
 
+/// What an update learned: the evidence of the observation and its parts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdateInfo {
+    /// `log N(y; H m, S)` with `S = H Σ Hᵀ + R`.
+    pub log_likelihood: f64,
+    /// The squared Mahalanobis norm of the innovation, `rᵀ S⁻¹ r` (used for calibration).
+    pub mahalanobis_sq: f64,
+    /// `log det S`.
+    pub logdet: f64,
+}
+
 /// Condition on an observation by the square-root update (QR of
 /// `[[R^{1/2}, H̄ L̄], [0, L̄]]`), in the coordinates given by `precond` (pass the preconditioner
-/// of the step that produced the prediction, or ones). Returns the posterior and
-/// `log N(y; H m, H Σ Hᵀ + R)`.
+/// of the step that produced the prediction, or ones). Returns the posterior and its
+/// [`UpdateInfo`].
 pub fn update(
     pred: &SqrtGaussian,
     obs: &Observation,
     precond: &Array1<f64>,
-) -> Result<(SqrtGaussian, f64)> {
+) -> Result<(SqrtGaussian, UpdateInfo)> {
     let n = pred.mean.len();
     let m = obs.y.len();
     if obs.h.ncols() != n || precond.len() != n {
@@ -281,6 +310,11 @@ pub fn update(
     let mean = &mbar + &low.slice(s![m.., ..m]).dot(&z);
     let chol = low.slice(s![m.., m..]).to_owned();
     let logdet = 2.0 * x.diag().iter().map(|d| d.ln()).sum::<f64>();
-    let lml = -0.5 * (z.dot(&z) + logdet + m as f64 * LN_2PI);
-    Ok((SqrtGaussian::from_precond(mean, chol, precond), lml))
+    let mahalanobis_sq = z.dot(&z);
+    let info = UpdateInfo {
+        log_likelihood: -0.5 * (mahalanobis_sq + logdet + m as f64 * LN_2PI),
+        mahalanobis_sq,
+        logdet,
+    };
+    Ok((SqrtGaussian::from_precond(mean, chol, precond), info))
 }

@@ -41,6 +41,6 @@ mod posterior;
 pub mod prior;
 
 pub use error::{Error, Result};
-pub use kalman::{BackwardKernel, Observation, SqrtGaussian};
+pub use kalman::{BackwardKernel, Observation, SqrtGaussian, UpdateInfo};
 pub use posterior::{FilterPosterior, KalmanFilter, SmoothPosterior, filter};
 pub use prior::{GaussMarkov, Ioup, Iwp, Matern, Transition};

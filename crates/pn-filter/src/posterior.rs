@@ -8,7 +8,7 @@ use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
 use crate::kalman::{
-    BackwardKernel, Observation, SqrtGaussian, predict, predict_with_kernel, update,
+    BackwardKernel, Observation, SqrtGaussian, UpdateInfo, predict, predict_with_kernel, update,
 };
 use crate::prior::GaussMarkov;
 
@@ -21,6 +21,7 @@ pub struct KalmanFilter {
     times: Vec<f64>,
     filtered: Vec<SqrtGaussian>,
     kernels: Vec<BackwardKernel>,
+    diffusions: Vec<f64>,
     precond: Array1<f64>,
     log_likelihood: f64,
 }
@@ -50,6 +51,7 @@ impl KalmanFilter {
             times: vec![t0],
             filtered: vec![init],
             kernels: Vec::new(),
+            diffusions: Vec::new(),
             precond: Array1::ones(n),
             log_likelihood: 0.0,
         })
@@ -72,6 +74,20 @@ impl KalmanFilter {
 
     /// Predict to a later time `t` (storing the backward kernel for smoothing).
     pub fn predict_to(&mut self, t: f64) -> Result<()> {
+        self.predict_to_scaled(t, 1.0)
+    }
+
+    /// Predict to a later time `t` with the prior's process noise scaled by the diffusion
+    /// `σ² > 0` on this step (local calibration, as in ODE filters).
+    pub fn predict_to_scaled(&mut self, t: f64, diffusion: f64) -> Result<()> {
+        if !(diffusion.is_finite() && diffusion >= 0.0) {
+            return Err(pn_core::Error::InvalidParameter {
+                name: "diffusion",
+                value: diffusion,
+                reason: "must be finite and >= 0",
+            }
+            .into());
+        }
         let now = self.time();
         if !(t.is_finite() && t > now) {
             return Err(Error::NonIncreasingTimes {
@@ -80,21 +96,22 @@ impl KalmanFilter {
                 previous: now,
             });
         }
-        let tr = self.prior.transition(t - now)?;
+        let tr = self.prior.transition(t - now)?.scaled(diffusion);
         let (pred, kernel) = predict_with_kernel(self.state(), &tr)?;
         self.precond = tr.precond;
         self.times.push(t);
         self.filtered.push(pred);
         self.kernels.push(kernel);
+        self.diffusions.push(diffusion);
         Ok(())
     }
 
     /// Condition the current belief on an observation.
-    pub fn update(&mut self, obs: &Observation) -> Result<f64> {
-        let (post, lml) = update(self.state(), obs, &self.precond)?;
+    pub fn update(&mut self, obs: &Observation) -> Result<UpdateInfo> {
+        let (post, info) = update(self.state(), obs, &self.precond)?;
         *self.filtered.last_mut().expect("never empty") = post;
-        self.log_likelihood += lml;
-        Ok(lml)
+        self.log_likelihood += info.log_likelihood;
+        Ok(info)
     }
 
     /// The filtering posterior over the whole grid visited.
@@ -104,6 +121,7 @@ impl KalmanFilter {
             times: self.times,
             filtered: self.filtered,
             kernels: self.kernels,
+            diffusions: self.diffusions,
             log_likelihood: self.log_likelihood,
         }
     }
@@ -148,10 +166,41 @@ pub struct FilterPosterior {
     times: Vec<f64>,
     filtered: Vec<SqrtGaussian>,
     kernels: Vec<BackwardKernel>,
+    /// The diffusion used on each step (one fewer than times).
+    diffusions: Vec<f64>,
     log_likelihood: f64,
 }
 
 impl FilterPosterior {
+    /// The diffusion `σ²` used on each step (`times − 1` entries).
+    pub fn diffusions(&self) -> &[f64] {
+        &self.diffusions
+    }
+
+    /// Scale every covariance by `s > 0` — the global (quasi-maximum-likelihood) calibration of
+    /// a filter run with unit diffusion: filtered beliefs, backward kernels and per-step
+    /// diffusions are scaled, gains and means are unchanged.
+    pub fn calibrate(&mut self, s: f64) -> Result<()> {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(pn_core::Error::InvalidParameter {
+                name: "s",
+                value: s,
+                reason: "must be finite and > 0",
+            }
+            .into());
+        }
+        for f in &mut self.filtered {
+            *f = f.scaled(s);
+        }
+        for k in &mut self.kernels {
+            *k = k.scaled(s);
+        }
+        for d in &mut self.diffusions {
+            *d *= s;
+        }
+        Ok(())
+    }
+
     /// The time grid.
     pub fn times(&self) -> &[f64] {
         &self.times
@@ -176,6 +225,7 @@ impl FilterPosterior {
             smoothed[k] = self.kernels[k].marginalise(&smoothed[k + 1])?;
         }
         Ok(SmoothPosterior {
+            diffusions: self.diffusions.clone(),
             prior: self.prior.clone(),
             times: self.times.clone(),
             smoothed,
@@ -216,9 +266,10 @@ impl FilterPosterior {
         if exact {
             return Ok(self.filtered[k].clone());
         }
+        let tr = self.prior.transition(t - self.times[k])?;
         predict(
             &self.filtered[k],
-            &self.prior.transition(t - self.times[k])?,
+            &tr.scaled(diffusion_after(&self.diffusions, k)),
         )
     }
 }
@@ -226,6 +277,7 @@ impl FilterPosterior {
 /// The smoothing posterior `p(x(t) | all data)`, available at any time.
 #[derive(Debug, Clone)]
 pub struct SmoothPosterior {
+    diffusions: Vec<f64>,
     prior: Arc<dyn GaussMarkov>,
     times: Vec<f64>,
     smoothed: Vec<SqrtGaussian>,
@@ -251,12 +303,16 @@ impl SmoothPosterior {
         if exact {
             return Ok(self.smoothed[k].clone());
         }
-        let to_t = self.prior.transition(t - self.times[k])?;
+        let diffusion = diffusion_after(&self.diffusions, k);
+        let to_t = self.prior.transition(t - self.times[k])?.scaled(diffusion);
         if k + 1 == self.times.len() {
             return predict(&self.smoothed[k], &to_t);
         }
         let at_t = predict(&self.filtered[k], &to_t)?;
-        let onward = self.prior.transition(self.times[k + 1] - t)?;
+        let onward = self
+            .prior
+            .transition(self.times[k + 1] - t)?
+            .scaled(diffusion);
         let (_, kernel) = predict_with_kernel(&at_t, &onward)?;
         kernel.marginalise(&self.smoothed[k + 1])
     }
@@ -277,6 +333,15 @@ impl SmoothPosterior {
         }
         Ok((means, stds))
     }
+}
+
+/// The diffusion between `times[k]` and `times[k+1]`, or of the last step beyond the grid.
+fn diffusion_after(diffusions: &[f64], k: usize) -> f64 {
+    diffusions
+        .get(k)
+        .or(diffusions.last())
+        .copied()
+        .unwrap_or(1.0)
 }
 
 /// The index of the last grid time `≤ t`, and whether it equals `t`.

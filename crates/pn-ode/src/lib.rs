@@ -1,17 +1,41 @@
 //! # pn-ode — ODE solvers that are Bayesian filters
 //!
 //! An ODE solve is inference: the residual `x'(t) − f(t, x(t))` is *observed* to be zero at each
-//! step under a Gauss–Markov prior, and Kalman filtering and smoothing return a Gaussian belief
-//! over the whole trajectory. This crate will offer:
+//! step under an integrated-Wiener-process prior, and square-root Kalman filtering and smoothing
+//! (from `pn-filter`) return a Gaussian belief over the whole trajectory.
 //!
-//! - first-order `x' = f(t, x)` and second-order `x'' = f(t, x, x')` problems, with vector fields
-//!   written once over dual numbers for exact Jacobians and Taylor-mode initialisation;
-//! - the EK0 (Kronecker covariance, linear in the dimension), EK1 and diagonal EK1 filters with
-//!   fixed or adaptive steps, and global or local diffusion calibration;
-//! - filtering and smoothing posteriors, dense output, joint samples of trajectories, `save_at`,
-//!   and solver statistics;
-//! - a catalogue of standard test problems with independent reference solutions.
+//! Vector fields are written once over dual numbers ([`OdeFunction`]), which gives exact
+//! Jacobians for the EK1 and exact Taylor coefficients for initialisation; plain closures with
+//! a user Jacobian work too ([`Closure`]).
 //!
-//! It builds on `pn-filter` (priors and square-root filtering) and [`pn_core`] (beliefs).
+//! ```
+//! use ndarray::array;
+//! use num_dual::DualNum;
+//! use pn_ode::{AutoDiff, OdeFunction, Options, solve};
 //!
-//! Nothing is implemented here yet.
+//! struct Logistic;
+//! impl OdeFunction for Logistic {
+//!     fn dim(&self) -> usize { 1 }
+//!     fn eval<D: DualNum<Primitive = f64> + Copy>(&self, _t: D, x: &[D], dx: &mut [D]) {
+//!         dx[0] = x[0] * (-x[0] + 1.0);
+//!     }
+//! }
+//! let sol = solve(&AutoDiff(Logistic), (0.0, 2.0), array![0.1].view(), Options::default())?;
+//! let end = sol.final_belief()?;
+//! let exact = 1.0 / (1.0 + 9.0 * (-2.0f64).exp());
+//! assert!((end.mean()[0] - exact).abs() < 1e-5);
+//! assert!(end.std()[0] < 1e-3);
+//! # Ok::<(), pn_ode::Error>(())
+//! ```
+
+mod error;
+mod function;
+mod solver;
+
+pub use error::{Error, Result};
+pub use function::{
+    AutoDiff, Closure, MAX_TAYLOR_ORDER, OdeFunction, VectorField, taylor_coefficients,
+};
+pub use solver::{
+    Calibration, Method, OdeFilter, OdeSolution, Options, Stats, StepInfo, Steps, solve,
+};

@@ -41,6 +41,15 @@ impl Transition {
         Array2::from_shape_fn(self.a.raw_dim(), |(i, j)| t[i] * self.a[[i, j]] / t[j])
     }
 
+    /// The same step with the process noise scaled by a diffusion `σ² ≥ 0` (`Q ↦ σ² Q`).
+    pub fn scaled(&self, diffusion: f64) -> Transition {
+        Transition {
+            a: self.a.clone(),
+            q_chol: &self.q_chol * diffusion.max(0.0).sqrt(),
+            precond: self.precond.clone(),
+        }
+    }
+
     /// `Q` in the original coordinates (dense; for tests and small problems).
     pub fn q_original(&self) -> Array2<f64> {
         let tl = scale_rows(&self.q_chol, self.precond.view());
