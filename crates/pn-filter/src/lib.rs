@@ -43,4 +43,4 @@ pub mod prior;
 pub use error::{Error, Result};
 pub use kalman::{BackwardKernel, Observation, SqrtGaussian, UpdateInfo};
 pub use posterior::{FilterPosterior, KalmanFilter, SmoothPosterior, filter};
-pub use prior::{GaussMarkov, Ioup, Iwp, Matern, Transition};
+pub use prior::{GaussMarkov, Ioup, Iwp, Matern, Stacked, Transition};

@@ -1,21 +1,31 @@
 //! # pn-linalg — GP regression and linear solvers that know how wrong they are
 //!
 //! Least-squares and Gaussian-process regression reduce to solving `(K + σ²I) x = y`. This crate
-//! will offer that solve in every form a practitioner needs, each returning a belief:
+//! offers that solve in the forms a practitioner needs, each returning a belief. Built so far:
 //!
-//! - **Exact GP regression** by Cholesky (with a bounded, reported jitter ladder), posterior mean,
-//!   variance, covariance and samples, the log marginal likelihood with its analytic gradient, and
-//!   hyperparameter fitting by L-BFGS with restarts.
-//! - **Iterative solvers**: (preconditioned) conjugate gradients, Lanczos with full
-//!   reorthogonalisation, the pivoted-Cholesky preconditioner, stochastic Lanczos quadrature for
-//!   log-determinants and Hutchinson trace estimates for marginal-likelihood gradients.
-//! - **Probabilistic linear solvers**: BayesCG and the matrix-based solver, calibrated so that the
-//!   reported uncertainty matches the actual error.
-//! - **Computation-aware GPs (IterGP)**, whose variance is mathematical plus computational
-//!   uncertainty, with unit-vector, CG, random and pseudo-input policies.
-//! - **Structure**: Kronecker kernels on grids, Toeplitz kernels with FFT products, and
-//!   state-space GPs (Matérn ν = 1/2, 3/2, 5/2) at linear cost through `pn-filter`.
+//! - **State-space GPs** ([`state_space`]): exact GP regression with sums of Matérn-½, ³⁄₂, ⁵⁄₂
+//!   kernels on 1-D inputs at linear cost, through `pn-filter`'s square-root Kalman filter and
+//!   smoother — the same posterior and marginal likelihood as the dense computation.
 //!
-//! Kernels, kernel matrices and the Gaussian belief come from [`pn_core`].
+//! Still to come: exact GP regression with hyperparameter fitting, (preconditioned) conjugate
+//! gradients and Lanczos, stochastic log-determinants, the probabilistic linear solvers
+//! (BayesCG, matrix-based), computation-aware GPs (IterGP), and Kronecker/Toeplitz structure.
 //!
-//! Nothing is implemented here yet.
+//! ```
+//! use ndarray::array;
+//! use pn_linalg::state_space::{MaternComponent, Nu, StateSpaceGp};
+//!
+//! let gp = StateSpaceGp::new(
+//!     &[MaternComponent { nu: Nu::ThreeHalves, lengthscale: 0.5, variance: 1.0 }],
+//!     0.01,
+//! )?;
+//! let post = gp.fit(array![0.0, 0.3, 0.9, 1.4].view(), array![0.1, 0.5, -0.2, 0.3].view())?;
+//! let (mean, var) = post.predict(array![0.6].view())?;
+//! assert!(var[0] > 0.0 && var[0] < 1.0 && mean[0].is_finite());
+//! # Ok::<(), pn_linalg::Error>(())
+//! ```
+
+mod error;
+pub mod state_space;
+
+pub use error::{Error, Result};

@@ -12,9 +12,11 @@
 
 mod iwp;
 mod lti;
+mod stacked;
 
 pub use iwp::Iwp;
 pub use lti::{Ioup, Matern};
+pub use stacked::Stacked;
 
 use ndarray::{Array1, Array2, ArrayView1};
 use pn_core::Gaussian;
