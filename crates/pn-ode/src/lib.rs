@@ -30,7 +30,10 @@
 
 mod error;
 mod function;
+pub mod problems;
 mod solver;
+
+pub use problems::{Problem, ProblemInfo, catalogue};
 
 pub use error::{Error, Result};
 pub use function::{
