@@ -1,1 +1,88 @@
-fn main(){}
+//! Criterion benchmarks of pn-core's hot paths: squared-exponential kernel-matrix assembly,
+//! dense Cholesky, and conditioning a dense Gaussian on a linear observation.
+//!
+//! Inputs are seeded, so every run times the same work. Sample sizes are kept small so that
+//! `cargo bench -p pn-core` finishes in a few minutes on two cores; the side-by-side
+//! comparison with NumPy/SciPy lives in `benches/run_core.sh` at the repository root.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ndarray::{Array1, Array2};
+use pn_core::kernels::{Kernel, SquaredExponential};
+use pn_core::{Covariance, Gaussian, dense};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+
+const SEED: u64 = 0x5EED_C0DE;
+
+/// `n` points uniform on `[-2, 2]^d`, from a fixed seed.
+fn points(n: usize, d: usize, seed: u64) -> Array2<f64> {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    Array2::from_shape_fn((n, d), |_| rng.random_range(-2.0..2.0))
+}
+
+/// A well-conditioned SPD matrix: the SE Gram matrix of `n` seeded points plus `noise · I`.
+fn gram(n: usize, noise: f64) -> Array2<f64> {
+    let x = points(n, 2, SEED ^ n as u64);
+    let k = SquaredExponential::new(1.0, 1.0).expect("valid hyperparameters");
+    let mut a = k.matrix(x.view(), x.view()).expect("finite inputs");
+    a.diag_mut().mapv_inplace(|v| v + noise);
+    a
+}
+
+fn kernel_assembly(c: &mut Criterion) {
+    let mut g = c.benchmark_group("se_matrix_d2");
+    g.sample_size(10).warm_up_time(Duration::from_millis(500));
+    let k = SquaredExponential::new(0.7, 1.3).expect("valid hyperparameters");
+    for n in [1000usize, 4000] {
+        let x = points(n, 2, SEED);
+        g.throughput(Throughput::Elements((n * n) as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &x, |b, x| {
+            b.iter(|| k.matrix(black_box(x.view()), black_box(x.view())).unwrap());
+        });
+    }
+    g.finish();
+}
+
+fn cholesky(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cholesky");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(8));
+    for n in [500usize, 2000] {
+        let a = gram(n, 1e-2);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &a, |b, a| {
+            b.iter(|| dense::cholesky(black_box(a.view())).unwrap());
+        });
+    }
+    g.finish();
+}
+
+fn gaussian_condition(c: &mut Criterion) {
+    let (n, m) = (200usize, 20usize);
+    let prior = Gaussian::new(
+        Array1::zeros(n),
+        Covariance::dense(gram(n, 1e-6)).expect("SPD prior"),
+    )
+    .expect("matching shapes");
+    let mut rng = Pcg64::seed_from_u64(SEED + 1);
+    let h = Array2::from_shape_fn((m, n), |_| rng.random_range(-1.0..1.0) / (n as f64).sqrt());
+    let y = Array1::from_shape_fn(m, |_| rng.random_range(-1.0..1.0));
+    let noise = Covariance::scaled_identity(m, 1e-2).expect("valid noise");
+
+    let mut g = c.benchmark_group("gaussian_condition");
+    g.sample_size(20).warm_up_time(Duration::from_millis(500));
+    g.bench_function(BenchmarkId::new("dense", format!("n{n}_m{m}")), |b| {
+        b.iter(|| {
+            prior
+                .condition(black_box(&h), black_box(y.view()), &noise)
+                .unwrap()
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, kernel_assembly, cholesky, gaussian_condition);
+criterion_main!(benches);
