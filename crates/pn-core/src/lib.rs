@@ -36,6 +36,7 @@ mod error;
 mod gaussian;
 pub mod kernels;
 pub mod map;
+mod memory;
 mod operator;
 pub mod testing;
 

@@ -7,14 +7,24 @@ use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
 use super::Triangle;
 use super::bridge::{faer_from_ndarray, faer_from_ndarray_mut, ndarray_from_faer};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check};
 
+/// faer's parallelism: sequential when rayon has a single thread (no task overhead), else the
+/// global setting.
 fn par() -> faer::Par {
-    faer::get_global_parallelism()
+    if rayon::current_num_threads() <= 1 {
+        faer::Par::Seq
+    } else {
+        faer::get_global_parallelism()
+    }
 }
 
 pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
-    let mut out = Array2::zeros((a.nrows(), b.ncols()).f());
+    let mut out = Array2::from_shape_vec(
+        (a.nrows(), b.ncols()).f(),
+        crate::memory::zeroed(a.nrows() * b.ncols()),
+    )
+    .expect("length m·n");
     let mut ov = out.view_mut();
     faer::linalg::matmul::matmul(
         faer_from_ndarray_mut(&mut ov),
@@ -27,15 +37,43 @@ pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f
     out
 }
 
-pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+/// Check (finite, symmetric) and copy the lower triangle of `a` into a fresh column-major
+/// buffer in one tiled pass, then factor in place.
+pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+    const TILE: usize = 64;
     let n = a.nrows();
-    let mut l = Array2::zeros((n, n).f());
-    // `a` is symmetric (checked by the caller), so for row-major input its transpose has the
-    // same entries and copies into column-major storage as one contiguous sweep.
-    if a.is_standard_layout() {
-        l.assign(&a.t());
-    } else {
-        l.assign(&a);
+    let mut l =
+        Array2::from_shape_vec((n, n).f(), crate::memory::zeroed(n * n)).expect("length n·n");
+    let mut scale = 0.0f64;
+    let mut worst = (0usize, 0usize, 0.0f64);
+    let mut all_finite = true;
+    for bj in (0..n).step_by(TILE) {
+        for bi in (bj..n).step_by(TILE) {
+            for j in bj..(bj + TILE).min(n) {
+                for i in bi.max(j)..(bi + TILE).min(n) {
+                    // SAFETY: i, j < n and `a` is n × n (checked by the caller).
+                    let (v, w) = unsafe { (*a.uget((i, j)), *a.uget((j, i))) };
+                    all_finite &= v.is_finite() && w.is_finite();
+                    scale = scale.max(v.abs()).max(w.abs());
+                    let d = (v - w).abs();
+                    if d > worst.2 {
+                        worst = (i, j, d);
+                    }
+                    // SAFETY: as above, and `l` is n × n.
+                    unsafe { *l.uget_mut((i, j)) = v };
+                }
+            }
+        }
+    }
+    if !all_finite {
+        check::finite("A", &a)?;
+    }
+    if worst.2 > 1e-8 * scale + 1e-300 {
+        return Err(Error::NotSymmetric {
+            i: worst.0,
+            j: worst.1,
+            difference: worst.2,
+        });
     }
     {
         let mut lv = l.view_mut();
@@ -55,10 +93,9 @@ pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
             |LltError::NonPositivePivot { index }| Error::NotPositiveDefinite { pivot: index },
         )?;
     }
-    for j in 1..n {
-        for i in 0..j {
-            l[[i, j]] = 0.0;
-        }
+    // faer may use the strict upper triangle as workspace: clear it (contiguous per column).
+    for (j, mut col) in l.columns_mut().into_iter().enumerate() {
+        col.slice_mut(ndarray::s![..j]).fill(0.0);
     }
     Ok(l)
 }

@@ -36,7 +36,9 @@ fn lapack_failure(e: ndarray_linalg::error::LinalgError) -> Option<i32> {
     }
 }
 
-pub(super) fn cholesky(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+    crate::error::check::finite("A", &a)?;
+    crate::error::check::symmetric(&a)?;
     if a.nrows() == 0 {
         return Ok(Array2::zeros((0, 0)));
     }

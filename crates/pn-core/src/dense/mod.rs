@@ -149,9 +149,8 @@ impl Cholesky {
 /// ```
 pub fn cholesky(a: ArrayView2<'_, f64>) -> Result<Cholesky> {
     check::square("cholesky", &a)?;
-    check::finite("A", &a)?;
-    check::symmetric(&a)?;
-    backend::cholesky(a).map(Cholesky::from_factor_unchecked)
+    // The backend checks finiteness and symmetry (fused with its copy where it can).
+    backend::cholesky_checked(a).map(Cholesky::from_factor_unchecked)
 }
 
 /// Solve `T X = B` (or `Tᵀ X = B` when `transpose`) for triangular `T`.

@@ -175,7 +175,7 @@ pub(crate) fn par_fill_rows(
     rows: usize,
     fill: impl Fn(usize, &mut [f64]) + Sync + Send,
 ) -> Array2<f64> {
-    let mut buf = vec![0.0; n * m];
+    let mut buf = crate::memory::zeroed(n * m);
     if n > 0 && m > 0 {
         let rows = rows.max(1);
         buf.par_chunks_mut(rows * m)
@@ -193,7 +193,7 @@ pub(crate) fn par_fill_many(
     count: usize,
     fill: impl Fn(usize, &mut [&mut [f64]]) + Sync + Send,
 ) -> Vec<Array2<f64>> {
-    let mut bufs: Vec<Vec<f64>> = (0..count).map(|_| vec![0.0; n * m]).collect();
+    let mut bufs: Vec<Vec<f64>> = (0..count).map(|_| crate::memory::zeroed(n * m)).collect();
     if n > 0 && m > 0 && count > 0 {
         let rows = rows_per_task(n, m);
         let mut blocks: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(rows))
