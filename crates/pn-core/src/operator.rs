@@ -93,47 +93,33 @@ pub trait LinearOperatorExt: LinearOperator {
 
 impl<T: LinearOperator + ?Sized> LinearOperatorExt for T {}
 
-impl<T: LinearOperator + ?Sized> LinearOperator for &T {
-    fn shape(&self) -> (usize, usize) {
-        (**self).shape()
-    }
-    fn matvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
-        (**self).matvec(x)
-    }
-    fn rmatvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
-        (**self).rmatvec(x)
-    }
-    fn matmat(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
-        (**self).matmat(x)
-    }
-    fn diagonal(&self) -> Array1<f64> {
-        (**self).diagonal()
-    }
-    fn to_dense(&self) -> Array2<f64> {
-        (**self).to_dense()
-    }
+/// References and boxes of operators are operators.
+macro_rules! forward_operator {
+    ($($ty:ty),*) => {$(
+        impl<T: LinearOperator + ?Sized> LinearOperator for $ty {
+            fn shape(&self) -> (usize, usize) {
+                (**self).shape()
+            }
+            fn matvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
+                (**self).matvec(x)
+            }
+            fn rmatvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
+                (**self).rmatvec(x)
+            }
+            fn matmat(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
+                (**self).matmat(x)
+            }
+            fn diagonal(&self) -> Array1<f64> {
+                (**self).diagonal()
+            }
+            fn to_dense(&self) -> Array2<f64> {
+                (**self).to_dense()
+            }
+        }
+    )*};
 }
 
-impl<T: LinearOperator + ?Sized> LinearOperator for Box<T> {
-    fn shape(&self) -> (usize, usize) {
-        (**self).shape()
-    }
-    fn matvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
-        (**self).matvec(x)
-    }
-    fn rmatvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
-        (**self).rmatvec(x)
-    }
-    fn matmat(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
-        (**self).matmat(x)
-    }
-    fn diagonal(&self) -> Array1<f64> {
-        (**self).diagonal()
-    }
-    fn to_dense(&self) -> Array2<f64> {
-        (**self).to_dense()
-    }
-}
+forward_operator!(&T, Box<T>);
 
 /// A dense matrix is the simplest operator. Products go through [`crate::dense::matmul`].
 impl LinearOperator for Array2<f64> {

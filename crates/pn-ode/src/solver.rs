@@ -581,20 +581,15 @@ fn initial_step(
     q: usize,
 ) -> f64 {
     let sc: Array1<f64> = x0.mapv(|v| atol + rtol * v.abs());
-    let d0 = (x0
-        .iter()
-        .zip(sc.iter())
-        .map(|(v, s)| (v / s).powi(2))
-        .sum::<f64>()
-        / x0.len() as f64)
-        .sqrt();
-    let d1 = (f0
-        .iter()
-        .zip(sc.iter())
-        .map(|(v, s)| (v / s).powi(2))
-        .sum::<f64>()
-        / x0.len() as f64)
-        .sqrt();
+    let rms = |v: ArrayView1<'_, f64>| {
+        (v.iter()
+            .zip(sc.iter())
+            .map(|(v, s)| (v / s).powi(2))
+            .sum::<f64>()
+            / v.len() as f64)
+            .sqrt()
+    };
+    let (d0, d1) = (rms(x0), rms(f0));
     let h0 = if d0 < 1e-5 || d1 < 1e-5 {
         1e-6
     } else {

@@ -1,41 +1,13 @@
 //! The default dense backend: faer.
 
+use faer::Side;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{LltError, LltRegularization};
-use faer::{Accum, Side};
 use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
 use super::Triangle;
-use super::bridge::{faer_from_ndarray, faer_from_ndarray_mut, ndarray_from_faer};
+use super::bridge::{faer_from_ndarray, faer_from_ndarray_mut, ndarray_from_faer, par};
 use crate::error::{Error, Result, check};
-
-/// faer's parallelism: sequential when rayon has a single thread (no task overhead), else the
-/// global setting.
-fn par() -> faer::Par {
-    if rayon::current_num_threads() <= 1 {
-        faer::Par::Seq
-    } else {
-        faer::get_global_parallelism()
-    }
-}
-
-pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
-    let mut out = Array2::from_shape_vec(
-        (a.nrows(), b.ncols()).f(),
-        crate::memory::zeroed(a.nrows() * b.ncols()),
-    )
-    .expect("length m·n");
-    let mut ov = out.view_mut();
-    faer::linalg::matmul::matmul(
-        faer_from_ndarray_mut(&mut ov),
-        Accum::Replace,
-        faer_from_ndarray(&a),
-        faer_from_ndarray(&b),
-        1.0,
-        par(),
-    );
-    out
-}
 
 /// Check (finite, symmetric) and copy the lower triangle of `a` into a fresh column-major
 /// buffer in one tiled pass, then factor in place.

@@ -6,21 +6,6 @@ use ndarray_linalg::{Cholesky as _, Diag, Eigh as _, QR as _, SolveTriangular as
 use super::Triangle;
 use crate::error::{Error, Result};
 
-pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
-    // GEMM stays with faer in both backends: it is as fast as OpenBLAS and needs no copy.
-    let mut out = Array2::zeros(ndarray::ShapeBuilder::f((a.nrows(), b.ncols())));
-    let mut ov = out.view_mut();
-    faer::linalg::matmul::matmul(
-        super::bridge::faer_from_ndarray_mut(&mut ov),
-        faer::Accum::Replace,
-        super::bridge::faer_from_ndarray(&a),
-        super::bridge::faer_from_ndarray(&b),
-        1.0,
-        faer::get_global_parallelism(),
-    );
-    out
-}
-
 /// A fresh standard-layout copy: LAPACK wrappers reject the zero strides ndarray uses for
 /// axes of length one and arbitrary views.
 fn owned(a: ArrayView2<'_, f64>) -> Array2<f64> {

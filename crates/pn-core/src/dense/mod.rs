@@ -128,7 +128,7 @@ impl Cholesky {
 
     /// `A = L Lᵀ` as a dense matrix.
     pub fn reconstruct(&self) -> Array2<f64> {
-        backend::matmul(self.l.view(), self.l.t())
+        bridge::matmul(self.l.view(), self.l.t())
     }
 }
 
@@ -208,7 +208,7 @@ pub fn logdet_spd(a: ArrayView2<'_, f64>) -> Result<f64> {
 /// dimension mismatch.
 pub fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     check::shape("matmul", &[a.ncols()], &[b.nrows()])?;
-    Ok(backend::matmul(a, b))
+    Ok(bridge::matmul(a, b))
 }
 
 /// The lower-triangular square root of a sum of outer products, `L Lᵀ = Σᵢ Fᵢ Fᵢᵀ`, computed as
@@ -252,7 +252,7 @@ pub(crate) fn lower_from_r(mut r: Array2<f64>, n: usize) -> Array2<f64> {
 
 /// Unchecked matrix product for internal use (shapes are known to agree).
 pub(crate) fn mm(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
-    backend::matmul(a, b)
+    bridge::matmul(a, b)
 }
 
 /// Unchecked triangular solve for internal use.

@@ -127,17 +127,32 @@ impl Ioup {
     }
 }
 
-impl GaussMarkov for Ioup {
-    fn dim(&self) -> usize {
-        self.0.diffusion.len()
-    }
-    fn order(&self) -> usize {
-        self.0.order()
-    }
-    fn transition(&self, h: f64) -> Result<Transition> {
-        self.0.transition(h)
-    }
+/// Both public priors are thin wrappers of [`Lti`]; `$stationary` says whether the prior has a
+/// stationary distribution to report.
+macro_rules! lti_prior {
+    ($ty:ty, $stationary:expr) => {
+        impl GaussMarkov for $ty {
+            fn dim(&self) -> usize {
+                self.0.diffusion.len()
+            }
+            fn order(&self) -> usize {
+                self.0.order()
+            }
+            fn transition(&self, h: f64) -> Result<Transition> {
+                self.0.transition(h)
+            }
+            fn stationary(&self) -> Option<Gaussian> {
+                if $stationary {
+                    self.0.stationary()
+                } else {
+                    None
+                }
+            }
+        }
+    };
 }
+
+lti_prior!(Ioup, false);
 
 /// The Matérn-ν process with half-integer `ν = p + ½` as the state-space model of
 /// Hartikainen & Särkkä (2010): the state is `(f, f', …, f^{(p)})`, the drift has characteristic
@@ -197,17 +212,4 @@ impl Matern {
     }
 }
 
-impl GaussMarkov for Matern {
-    fn dim(&self) -> usize {
-        self.0.diffusion.len()
-    }
-    fn order(&self) -> usize {
-        self.0.order()
-    }
-    fn transition(&self, h: f64) -> Result<Transition> {
-        self.0.transition(h)
-    }
-    fn stationary(&self) -> Option<Gaussian> {
-        self.0.stationary()
-    }
-}
+lti_prior!(Matern, true);
