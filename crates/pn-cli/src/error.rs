@@ -11,6 +11,9 @@ pub enum CliError {
     /// A numerical routine of pn-core rejected its input or failed.
     #[error("numerical computation failed")]
     Core(#[from] pn_core::Error),
+    /// An ODE solve failed (stiffness detected, step-size underflow, too many steps, …).
+    #[error("the ODE solver failed")]
+    Ode(#[from] pn_ode::Error),
     /// A file or directory could not be created or written.
     #[error("cannot {action} `{}`", path.display())]
     Io {

@@ -7,6 +7,7 @@
 mod common;
 mod demo;
 mod error;
+mod ode;
 mod plot;
 
 use std::process::ExitCode;
@@ -30,12 +31,15 @@ struct Cli {
 enum Command {
     /// Compute a few beliefs with pn and draw them as SVG figures (default: ./pn-demo/).
     Demo(demo::DemoArgs),
+    /// Solve an ODE test problem with a probabilistic solver (EK0/EK1): mean ± σ of x(t).
+    Ode(ode::OdeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Demo(args)) => demo::run(args),
+        Some(Command::Ode(args)) => ode::run(args),
         None => {
             // No subcommand: show what there is. This is not an error.
             let help = Cli::command().render_help().to_string();

@@ -130,3 +130,392 @@ fn no_subcommand_prints_help() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("demo"), "{stdout}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// pn ode
+// ---------------------------------------------------------------------------------------------
+
+/// Run `pn` and parse its stdout as one JSON document, failing with stderr if it did not succeed.
+fn pn_json(dir: &Path, args: &[&str]) -> Value {
+    let out = pn(dir, args);
+    assert!(
+        out.status.success(),
+        "pn {args:?} failed:\n{}",
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+/// pn-ode's independent reference for Lotka–Volterra (SciPy DOP853 at rtol = atol = 1e-13).
+fn lotka_volterra_reference() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pn-ode/data/lotka-volterra.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn assert_rel_close(got: &[f64], want: &[f64], rtol: f64) {
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= rtol * w.abs(),
+            "got {got:?}, want {want:?} (rtol {rtol})"
+        );
+    }
+}
+
+/// `pn ode` fails with a message on stderr that contains every one of `needles`.
+fn assert_fails_with(dir: &Path, args: &[&str], needles: &[&str]) {
+    let out = pn(dir, args);
+    assert!(!out.status.success(), "pn {args:?} should fail");
+    assert_no_panic(&out);
+    let err = stderr(&out);
+    for n in needles {
+        assert!(err.contains(n), "pn {args:?}: `{n}` not in:\n{err}");
+    }
+    assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+}
+
+#[test]
+fn ode_json_matches_the_lotka_volterra_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(
+        tmp.path(),
+        &["ode", "--problem", "lotka-volterra", "--json"],
+    );
+    let reference = lotka_volterra_reference();
+    let want = floats(&reference["x_t1"]);
+
+    assert_eq!(doc["problem"], "lotka-volterra");
+    assert_eq!(doc["method"], "ek1");
+    assert_eq!(
+        doc["order"].as_u64(),
+        Some(4),
+        "order by tolerance for rtol 1e-6"
+    );
+    assert_eq!(doc["rtol"].as_f64(), Some(1e-6));
+    assert_eq!(doc["atol"].as_f64(), Some(1e-6));
+    let t = floats(&doc["t"]);
+    let (mean, std) = (
+        doc["mean"].as_array().unwrap(),
+        doc["std"].as_array().unwrap(),
+    );
+    assert!(t.len() > 10);
+    assert_eq!((mean.len(), std.len()), (t.len(), t.len()));
+    assert!(
+        mean.iter()
+            .chain(std)
+            .all(|row| row.as_array().unwrap().len() == 2)
+    );
+    assert_eq!((t[0], t[t.len() - 1]), (0.0, 20.0));
+    assert!(t.windows(2).all(|w| w[0] < w[1]), "step times increase");
+
+    // The last step and the final belief are at t1 and agree with SciPy to 1e-4 relative.
+    assert_rel_close(&floats(&mean[mean.len() - 1]), &want, 1e-4);
+    assert_rel_close(&floats(&doc["final"]["mean"]), &want, 1e-4);
+    let final_std = floats(&doc["final"]["std"]);
+    assert!(
+        final_std.iter().all(|&s| s > 0.0 && s < 1e-3),
+        "{final_std:?}"
+    );
+
+    let stats = &doc["stats"];
+    assert_eq!(
+        stats["steps"].as_u64().unwrap() as usize,
+        t.len() - 1,
+        "one output row per step plus t0"
+    );
+    for key in ["rejected", "f_evals", "jac_evals"] {
+        assert!(stats[key].is_u64(), "stats.{key}: {stats}");
+    }
+    assert!(stats["jac_evals"].as_u64().unwrap() >= stats["steps"].as_u64().unwrap());
+    assert!(
+        doc.get("error_vs_exact").is_none(),
+        "no closed form for Lotka–Volterra"
+    );
+}
+
+#[test]
+fn ode_without_arguments_solves_lotka_volterra_and_summarises() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pn(tmp.path(), &["ode"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("lotka-volterra") && err.contains("EK1"),
+        "{err}"
+    );
+    assert!(err.contains("steps") && err.contains("3.25825"), "{err}");
+    assert!(err.contains('±'), "{err}");
+}
+
+#[test]
+fn ode_at_reports_the_requested_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(tmp.path(), &["ode", "--json", "--at", "0,2.5,10,20"]);
+    assert_eq!(doc["output"], "at");
+    assert_eq!(floats(&doc["t"]), [0.0, 2.5, 10.0, 20.0]);
+    let mean = doc["mean"].as_array().unwrap();
+    assert_eq!(mean.len(), 4);
+    assert_eq!(floats(&mean[0]), [20.0, 20.0]);
+    // t = 10 and t = 20 are save times of the reference.
+    let reference = lotka_volterra_reference();
+    let x_ref = reference["x"].as_array().unwrap();
+    assert_rel_close(&floats(&mean[2]), &floats(&x_ref[9]), 1e-4);
+    assert_rel_close(&floats(&mean[3]), &floats(&reference["x_t1"]), 1e-4);
+
+    // Without --json: a table on stdout, a header and one row per requested time.
+    let out = pn(tmp.path(), &["ode", "--at", "1,2,3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with('#') && lines[0].contains("mean_x2"),
+        "{stdout}"
+    );
+    let row: Vec<f64> = lines[2]
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(row.len(), 5);
+    assert_eq!(row[0], 2.0);
+}
+
+#[test]
+fn ode_logistic_error_vs_exact_is_small() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(tmp.path(), &["ode", "--problem", "logistic", "--json"]);
+    let err = doc["error_vs_exact"]
+        .as_f64()
+        .expect("logistic has a closed form");
+    assert!(err < 1e-6, "error vs exact {err}");
+    let within = doc["exact_within_2sigma"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&within));
+
+    // Overriding y0 and the span: the exact solution follows them.
+    let doc = pn_json(
+        tmp.path(),
+        &[
+            "ode",
+            "--problem",
+            "logistic",
+            "--y0",
+            "0.5",
+            "--t-span",
+            "1,3",
+            "--json",
+        ],
+    );
+    assert_eq!(floats(&doc["t_span"]), [1.0, 3.0]);
+    let err = doc["error_vs_exact"].as_f64().unwrap();
+    assert!(err < 1e-6, "error vs exact {err}");
+    let x_end = 1.0 / (1.0 + (1.0 / 0.5 - 1.0) * (-2.0f64).exp());
+    assert_rel_close(&floats(&doc["final"]["mean"]), &[x_end], 1e-6);
+}
+
+#[test]
+fn ode_param_overrides_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(
+        tmp.path(),
+        &[
+            "ode",
+            "--problem",
+            "van-der-pol",
+            "--param",
+            "mu=2",
+            "--json",
+        ],
+    );
+    assert_eq!(doc["problem"], "van-der-pol");
+    assert_eq!(doc["params"]["mu"].as_f64(), Some(2.0));
+    let end = floats(&doc["final"]["mean"]);
+    assert!(
+        end.iter().all(|v| v.is_finite() && v.abs() < 10.0),
+        "{end:?}"
+    );
+
+    // The EK0, with an explicit order and a negative initial value.
+    let doc = pn_json(
+        tmp.path(),
+        &[
+            "ode",
+            "--problem",
+            "van-der-pol",
+            "--method",
+            "ek0",
+            "--order",
+            "3",
+            "--y0",
+            "-2,0",
+            "--rtol",
+            "1e-4",
+            "--json",
+        ],
+    );
+    assert_eq!(doc["method"], "ek0");
+    assert_eq!(doc["order"].as_u64(), Some(3));
+    assert_eq!(doc["stats"]["jac_evals"].as_u64(), Some(0));
+    assert_eq!(floats(&doc["y0"]), [-2.0, 0.0]);
+}
+
+#[test]
+fn ode_bad_input_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert_fails_with(
+        dir,
+        &["ode", "--problem", "nope"],
+        &["nope", "lotka-volterra", "lorenz"],
+    );
+    assert_fails_with(
+        dir,
+        &["ode", "--problem", "van-der-pol", "--param", "nu=1"],
+        &["--param", "nu", "mu"],
+    );
+    assert_fails_with(
+        dir,
+        &["ode", "--param", "a=abc"],
+        &["--param", "not a number"],
+    );
+    assert_fails_with(dir, &["ode", "--param", "a"], &["--param", "NAME=VALUE"]);
+    assert_fails_with(
+        dir,
+        &["ode", "--problem", "van-der-pol", "--param", "mu=-1"],
+        &["--param", "mu"],
+    );
+    assert_fails_with(
+        dir,
+        &["ode", "--problem", "pleiades", "--param", "a=1"],
+        &["no parameters"],
+    );
+    assert_fails_with(
+        dir,
+        &["ode", "--y0", "1,2,3"],
+        &["--y0", "2 components", "3"],
+    );
+    assert_fails_with(dir, &["ode", "--y0", "1,x"], &["--y0", "x"]);
+    assert_fails_with(dir, &["ode", "--t-span", "5,1"], &["--t-span", "after"]);
+    assert_fails_with(dir, &["ode", "--t-span", "5"], &["--t-span", "two"]);
+    assert_fails_with(
+        dir,
+        &["ode", "--method", "diag-ek1"],
+        &["diag-ek1", "not implemented"],
+    );
+    assert_fails_with(dir, &["ode", "--method", "rk4"], &["--method", "ek1"]);
+    assert_fails_with(dir, &["ode", "--at", "1,25"], &["--at", "25", "outside"]);
+    assert_fails_with(dir, &["ode", "--rtol", "-1"], &["--rtol"]);
+    assert_fails_with(dir, &["ode", "--order", "0"], &["--order"]);
+    assert_fails_with(dir, &["ode", "--plot", "x.png"], &[".svg"]);
+}
+
+#[test]
+fn ode_plot_writes_an_svg_with_bands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(
+        tmp.path(),
+        &[
+            "ode",
+            "--problem",
+            "logistic",
+            "--plot",
+            "figs/logistic.svg",
+            "--json",
+        ],
+    );
+    assert_eq!(doc["plot"], "figs/logistic.svg");
+    let svg = std::fs::read_to_string(tmp.path().join("figs/logistic.svg")).unwrap();
+    assert!(svg.starts_with("<svg"), "not an SVG document");
+    assert!(svg.contains("<polygon"), "no ±2σ band");
+    assert!(svg.matches("<polyline").count() >= 2, "mean and σ curves");
+    assert!(svg.contains("mean ± 2σ") && svg.contains("exact"), "legend");
+
+    // Many components: the first six are drawn, and the title says so.
+    let out = pn(
+        tmp.path(),
+        &[
+            "ode",
+            "--problem",
+            "rigid-body",
+            "--t-span",
+            "0,1",
+            "--plot",
+            "rb.svg",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(tmp.path().join("rb.svg")).unwrap();
+    assert_eq!(svg.matches("<polygon").count(), 3, "one band per component");
+}
+
+#[test]
+fn ode_list_shows_the_catalogue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pn(tmp.path(), &["ode", "--list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "lotka-volterra",
+        "van-der-pol",
+        "pleiades",
+        "linear-100",
+        "rober",
+    ] {
+        assert!(stdout.contains(name), "{name} missing:\n{stdout}");
+    }
+    assert!(stdout.contains("mu=1"), "{stdout}");
+
+    let doc = pn_json(tmp.path(), &["ode", "--list", "--json"]);
+    let problems = doc["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 11);
+    let lv = &problems[0];
+    assert_eq!(lv["name"], "lotka-volterra");
+    assert_eq!(lv["dim"].as_u64(), Some(2));
+    assert_eq!(floats(&lv["t_span"]), [0.0, 20.0]);
+    assert_eq!(lv["stiff"], false);
+    assert!(problems.iter().any(|p| p["exact_solution"] == true));
+}
+
+#[test]
+fn demo_json_lists_the_ode_panel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(tmp.path(), &["demo", "--json", "--out", "d"]);
+    let files: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    let file = files
+        .iter()
+        .find(|f| f.ends_with("ode-lotka-volterra.svg"))
+        .unwrap_or_else(|| panic!("no ODE figure in {files:?}"));
+    let svg = std::fs::read_to_string(tmp.path().join(file)).unwrap();
+    assert!(
+        svg.matches("<polygon").count() >= 2,
+        "bands of both components"
+    );
+    assert!(svg.contains("2σ"), "the figure says what the bands are");
+
+    let panel = doc["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ode_lotka_volterra")
+        .expect("the ODE panel is listed");
+    assert_eq!(panel["file"].as_str(), Some(*file));
+    let m = &panel["metrics"];
+    assert_eq!(m["method"], "ek1");
+    // A coarse solve whose error bars cover the independent reference.
+    let err = m["max_error_vs_reference"].as_f64().unwrap();
+    assert!(err > 1e-4 && err < 1.0, "max error {err}");
+    let within = m["reference_within_2sigma"].as_f64().unwrap();
+    assert!(within >= 0.9, "reference within ±2σ: {within}");
+}

@@ -9,6 +9,7 @@
 //! line; with `--json`, one JSON document (see [`run`]). Narration goes to stderr.
 
 mod gp;
+mod ode;
 
 use std::path::{Path, PathBuf};
 
@@ -52,12 +53,20 @@ pub(crate) struct PanelContext<'a> {
 }
 
 /// The panels, in the order they run. The first is the headline panel.
-const PANELS: &[Panel] = &[Panel {
-    name: "gp_regression",
-    title: "Gaussian-process regression by Gaussian conditioning",
-    file: "gp-regression.svg",
-    run: gp::run,
-}];
+const PANELS: &[Panel] = &[
+    Panel {
+        name: "gp_regression",
+        title: "Gaussian-process regression by Gaussian conditioning",
+        file: "gp-regression.svg",
+        run: gp::run,
+    },
+    Panel {
+        name: "ode_lotka_volterra",
+        title: "An ODE solve with error bars: the EK1 on Lotka–Volterra (bands are mean ± 2σ)",
+        file: "ode-lotka-volterra.svg",
+        run: ode::run,
+    },
+];
 
 /// The fields of a JSON object (a non-object is kept under the key `value`).
 pub(crate) fn object(value: Value) -> Map<String, Value> {
@@ -70,9 +79,11 @@ pub(crate) fn object(value: Value) -> Map<String, Value> {
 /// Run `pn demo`.
 ///
 /// The JSON document (`--json`) has `seed`, `out_dir`, `files` (every SVG written), `panels`
-/// (per panel: `name`, `title`, `file` and its numbers), and, at the top level, the numbers of
-/// the headline GP panel: `n_train`, `log_marginal_likelihood`, `rmse_vs_truth`,
-/// `coverage_2sigma` and the hyperparameters used.
+/// (per panel: `name`, `title`, `file` and its numbers under `metrics`), and, at the top level,
+/// the numbers of the headline GP panel: `n_train`, `log_marginal_likelihood`,
+/// `rmse_vs_truth`, `coverage_2sigma` and the hyperparameters used. The ODE panel's metrics are
+/// the solver settings, `stats`, `final_mean`/`final_std`, and the error against an
+/// independent SciPy reference (`max_error_vs_reference`, `reference_within_2sigma`).
 pub fn run(args: &DemoArgs) -> Result<()> {
     let common = &args.common;
     let plot_override = common.plot_path()?;
