@@ -42,7 +42,10 @@ impl OdeFunction for Forced {
 fn chi2(sol: &OdeSolution, exact: &Array1<f64>) -> (f64, f64) {
     let b = sol.final_belief().expect("final belief");
     let e = exact - &b.mean();
-    let x = b.cov().solve(e.view()).expect("non-singular final covariance");
+    let x = b
+        .cov()
+        .solve(e.view())
+        .expect("non-singular final covariance");
     (e.iter().fold(0.0f64, |m, v| m.max(v.abs())), e.dot(&x))
 }
 
@@ -61,11 +64,21 @@ fn main() -> Result<(), pn_ode::Error> {
                     .tolerances(tol, tol)
                     .calibration(calibration);
                 let a = chi2(
-                    &solve(&AutoDiff(Logistic), (0.0, 5.0), array![0.05].view(), opts.clone())?,
+                    &solve(
+                        &AutoDiff(Logistic),
+                        (0.0, 5.0),
+                        array![0.05].view(),
+                        opts.clone(),
+                    )?,
                     &array![logistic],
                 );
                 let b = chi2(
-                    &solve(&AutoDiff(Oscillator), (0.0, 10.0), array![1.0, 0.5].view(), opts.clone())?,
+                    &solve(
+                        &AutoDiff(Oscillator),
+                        (0.0, 10.0),
+                        array![1.0, 0.5].view(),
+                        opts.clone(),
+                    )?,
                     &oscillator,
                 );
                 let f = chi2(
