@@ -196,6 +196,42 @@ fn positive(name: &'static str, value: f64) -> Result<()> {
 
 /// Parameter handling by name: `PARAMS`, `with_params`, `set_params`, `params`. The struct
 /// provides `check(&self) -> Result<()>` for the ranges of its values.
+/// The default initial value of a problem as a vector (a constant array for most problems,
+/// computed for `linear-100`).
+trait InitialValue {
+    fn initial(&self) -> Vec<f64>;
+}
+
+impl InitialValue for Linear100 {
+    fn initial(&self) -> Vec<f64> {
+        Self::initial_value()
+    }
+}
+
+/// `InitialValue` from the `X0` constant.
+macro_rules! initial_from_x0 {
+    ($($ty:ident),*) => {$(
+        impl InitialValue for $ty {
+            fn initial(&self) -> Vec<f64> {
+                Self::X0.to_vec()
+            }
+        }
+    )*};
+}
+
+initial_from_x0!(
+    LotkaVolterra,
+    FitzHughNagumo,
+    VanDerPol,
+    RigidBody,
+    Sir,
+    Pleiades,
+    Hires,
+    Rober,
+    Logistic,
+    Lorenz
+);
+
 macro_rules! parameters {
     ($ty:ident, $unknown:literal, { $($key:literal => $field:ident),+ $(,)? }) => {
         impl $ty {
@@ -239,6 +275,19 @@ macro_rules! parameters {
             pub fn params(&self) -> Vec<(&'static str, f64)> {
                 vec![$(($key, self.$field)),+]
             }
+
+            /// The uniform description with the current parameters.
+            pub fn info(&self) -> ProblemInfo {
+                ProblemInfo {
+                    name: Self::NAME,
+                    t0: Self::T0,
+                    t1: Self::T1,
+                    x0: InitialValue::initial(self),
+                    params: self.params(),
+                    stiff: self.is_stiff(),
+                    description: Self::DESCRIPTION,
+                }
+            }
         }
     };
     ($ty:ident, $unknown:literal, {}) => {
@@ -272,6 +321,19 @@ macro_rules! parameters {
             /// No parameters: an empty list.
             pub fn params(&self) -> Vec<(&'static str, f64)> {
                 Vec::new()
+            }
+
+            /// The uniform description with the current parameters.
+            pub fn info(&self) -> ProblemInfo {
+                ProblemInfo {
+                    name: Self::NAME,
+                    t0: Self::T0,
+                    t1: Self::T1,
+                    x0: InitialValue::initial(self),
+                    params: self.params(),
+                    stiff: self.is_stiff(),
+                    description: Self::DESCRIPTION,
+                }
             }
         }
     };
@@ -322,17 +384,9 @@ impl LotkaVolterra {
         Ok(())
     }
 
-    /// The uniform description with the current parameters.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: false,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff with the current parameters (`ρ(J)·(t₁ − t₀) ≥ 1000`).
+    fn is_stiff(&self) -> bool {
+        false
     }
 }
 
@@ -401,17 +455,9 @@ impl FitzHughNagumo {
         Ok(())
     }
 
-    /// The uniform description with the current parameters.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: false,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff with the current parameters (`ρ(J)·(t₁ − t₀) ≥ 1000`).
+    fn is_stiff(&self) -> bool {
+        false
     }
 }
 
@@ -468,18 +514,10 @@ impl VanDerPol {
         positive("mu", self.mu)
     }
 
-    /// The uniform description with the current parameters; stiff when `3 μ (t₁ − t₀) ≥ 1000`
+    /// Stiff when `3 μ (t₁ − t₀) ≥ 1000`
     /// (μ ≳ 53).
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: 3.0 * self.mu * (Self::T1 - Self::T0) >= STIFF_THRESHOLD,
-            description: Self::DESCRIPTION,
-        }
+    fn is_stiff(&self) -> bool {
+        3.0 * self.mu * (Self::T1 - Self::T0) >= STIFF_THRESHOLD
     }
 }
 
@@ -541,17 +579,9 @@ impl RigidBody {
         Ok(())
     }
 
-    /// The uniform description with the current parameters.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: false,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff with the current parameters (`ρ(J)·(t₁ − t₀) ≥ 1000`).
+    fn is_stiff(&self) -> bool {
+        false
     }
 }
 
@@ -616,17 +646,9 @@ impl Sir {
         positive("population", self.population)
     }
 
-    /// The uniform description with the current parameters.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: false,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff with the current parameters (`ρ(J)·(t₁ − t₀) ≥ 1000`).
+    fn is_stiff(&self) -> bool {
+        false
     }
 }
 
@@ -679,17 +701,9 @@ impl Pleiades {
         Self
     }
 
-    /// The uniform description.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: false,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff (fixed: it has no parameters).
+    fn is_stiff(&self) -> bool {
+        false
     }
 }
 
@@ -749,17 +763,9 @@ impl Hires {
         Self
     }
 
-    /// The uniform description.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: true,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff (fixed: it has no parameters).
+    fn is_stiff(&self) -> bool {
+        true
     }
 }
 
@@ -825,17 +831,9 @@ impl Rober {
         Ok(())
     }
 
-    /// The uniform description with the current parameters.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: true,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff with the current parameters (`ρ(J)·(t₁ − t₀) ≥ 1000`).
+    fn is_stiff(&self) -> bool {
+        true
     }
 }
 
@@ -912,17 +910,9 @@ impl Logistic {
         vec![self.solution(Self::T0, Self::X0[0], t)]
     }
 
-    /// The uniform description with the current parameters.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: false,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff with the current parameters (`ρ(J)·(t₁ − t₀) ≥ 1000`).
+    fn is_stiff(&self) -> bool {
+        false
     }
 }
 
@@ -1046,18 +1036,9 @@ impl Linear100 {
         self.solution(Self::T0, &Self::initial_value(), t)
     }
 
-    /// The uniform description with the current parameters; stiff when
-    /// `ρ(A) (t₁ − t₀) ≥ 1000` (ν ≳ 0.0245).
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::initial_value(),
-            params: self.params(),
-            stiff: self.spectral_radius() * (Self::T1 - Self::T0) >= STIFF_THRESHOLD,
-            description: Self::DESCRIPTION,
-        }
+    /// Stiff when `ρ(A) (t₁ − t₀) ≥ 1000` (ν ≳ 0.0245).
+    fn is_stiff(&self) -> bool {
+        self.spectral_radius() * (Self::T1 - Self::T0) >= STIFF_THRESHOLD
     }
 }
 
@@ -1122,17 +1103,9 @@ impl Lorenz {
         Ok(())
     }
 
-    /// The uniform description with the current parameters.
-    pub fn info(&self) -> ProblemInfo {
-        ProblemInfo {
-            name: Self::NAME,
-            t0: Self::T0,
-            t1: Self::T1,
-            x0: Self::X0.to_vec(),
-            params: self.params(),
-            stiff: false,
-            description: Self::DESCRIPTION,
-        }
+    /// Whether the problem is stiff with the current parameters (`ρ(J)·(t₁ − t₀) ≥ 1000`).
+    fn is_stiff(&self) -> bool {
+        false
     }
 }
 
