@@ -11,7 +11,8 @@
 //! *global* calibration runs with `σ² = 1` and rescales every covariance at the end by
 //! `σ²_MLE = Σₖ zₖᵀ Sₖ⁻¹ zₖ / (N d)`.
 //!
-//! **Step control.** The local error estimate is `eᵢ = σ̂ √(H Q Hᵀ)ᵢᵢ`, its scaled RMS norm
+//! **Step control.** The local error estimate is `eᵢ = h σ̂ √(H Q Hᵀ)ᵢᵢ` (the residual is in
+//! units of `x'`; the factor `h` puts it in units of `x`, as in ProbNumDiffEq.jl), its scaled RMS norm
 //! `‖e / (atol + rtol·max(|xᵢ|, |x̃ᵢ|))‖` decides acceptance (`≤ 1`), and the next step is
 //! `h · clamp(0.9 · err^{−0.7/(q+1)} · err_prev^{0.4/(q+1)}, 0.2, 10)` — a PI controller
 //! (Gustafsson, 1991) for a local error of order `q + 1`.
@@ -410,7 +411,8 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 let mut acc = 0.0;
                 for i in 0..d {
                     let sc = self.opts.atol + self.opts.rtol * x_prev[i].abs().max(x[i].abs());
-                    let e = sigma2.sqrt() * sd[i] / sc;
+                    // The residual lives in units of x'; h · (its std) is the local error in x.
+                    let e = h * sigma2.sqrt() * sd[i] / sc;
                     acc += e * e;
                 }
                 (acc / d as f64).sqrt()

@@ -16,7 +16,7 @@ use crate::ode::{fmt_value, method_name, solve_with_progress};
 use crate::plot::{Trajectory, trajectory};
 
 /// Tolerances of the solve: loose on purpose, so the uncertainty is visible in the figure.
-/// (At `pn ode`'s default of 1e-6 the bands are ~1e-8 wide: correct, and invisible.)
+/// (At `pn ode`'s default of 1e-6 the bands are ~1e-6 wide: invisible at this scale.)
 const TOL: f64 = 0.1;
 /// Order of the integrated-Wiener-process prior.
 const ORDER: usize = 2;
@@ -65,7 +65,7 @@ pub(super) fn run(ctx: &mut PanelContext<'_>) -> Result<Map<String, Value>> {
         .tolerances(TOL, TOL);
     ctx.reporter.say(format!(
         "      EK1, order {ORDER}, rtol = atol = {TOL}: deliberately coarse, so that the ±2σ \
-         bands are wide enough to see (at `pn ode`'s default rtol 1e-6 they are ~1e-8 wide)"
+         bands are wide enough to see (at `pn ode`'s default rtol 1e-6 they are ~1e-6 wide)"
     ));
     let sol = solve_with_progress(
         ctx.reporter,
