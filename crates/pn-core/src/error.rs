@@ -183,14 +183,6 @@ pub(crate) mod check {
 
     /// A strictly positive, finite scalar.
     pub(crate) fn positive(name: &'static str, value: f64) -> Result<()> {
-        if value.is_finite() && value > 0.0 {
-            Ok(())
-        } else {
-            Err(Error::InvalidParameter {
-                name,
-                value,
-                reason: "must be finite and > 0",
-            })
-        }
+        crate::validate::positive(name, value)
     }
 }

@@ -39,6 +39,7 @@ pub mod map;
 mod memory;
 mod operator;
 pub mod testing;
+pub mod validate;
 
 pub use covariance::Covariance;
 pub use error::{Error, Result};

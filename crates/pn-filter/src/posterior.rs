@@ -80,14 +80,7 @@ impl KalmanFilter {
     /// Predict to a later time `t` with the prior's process noise scaled by the diffusion
     /// `σ² > 0` on this step (local calibration, as in ODE filters).
     pub fn predict_to_scaled(&mut self, t: f64, diffusion: f64) -> Result<()> {
-        if !(diffusion.is_finite() && diffusion >= 0.0) {
-            return Err(pn_core::Error::InvalidParameter {
-                name: "diffusion",
-                value: diffusion,
-                reason: "must be finite and >= 0",
-            }
-            .into());
-        }
+        pn_core::validate::non_negative("diffusion", diffusion)?;
         let now = self.time();
         if !(t.is_finite() && t > now) {
             return Err(Error::NonIncreasingTimes {
@@ -181,14 +174,7 @@ impl FilterPosterior {
     /// a filter run with unit diffusion: filtered beliefs, backward kernels and per-step
     /// diffusions are scaled, gains and means are unchanged.
     pub fn calibrate(&mut self, s: f64) -> Result<()> {
-        if !(s.is_finite() && s > 0.0) {
-            return Err(pn_core::Error::InvalidParameter {
-                name: "s",
-                value: s,
-                reason: "must be finite and > 0",
-            }
-            .into());
-        }
+        pn_core::validate::positive("s", s)?;
         for f in &mut self.filtered {
             *f = f.scaled(s);
         }

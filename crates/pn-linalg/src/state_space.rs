@@ -60,14 +60,7 @@ impl StateSpaceGp {
     /// A GP with the kernel `Σᵢ componentsᵢ` and observation noise variance `σ_n² ≥ 0`.
     /// Errors on an empty list, invalid hyperparameters or a negative/non-finite noise.
     pub fn new(components: &[MaternComponent], noise_variance: f64) -> Result<Self> {
-        if !(noise_variance.is_finite() && noise_variance >= 0.0) {
-            return Err(pn_core::Error::InvalidParameter {
-                name: "noise_variance",
-                value: noise_variance,
-                reason: "must be finite and >= 0",
-            }
-            .into());
-        }
+        pn_core::validate::non_negative("noise_variance", noise_variance)?;
         let parts = components
             .iter()
             .map(|c| {

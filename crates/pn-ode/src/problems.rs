@@ -182,17 +182,7 @@ fn finite(name: &'static str, value: f64) -> Result<()> {
     }
 }
 
-fn positive(name: &'static str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::InvalidParameter {
-            name,
-            value,
-            reason: "must be finite and > 0",
-        })
-    }
-}
+use pn_core::validate::positive;
 
 /// Parameter handling by name: `PARAMS`, `with_params`, `set_params`, `params`. The struct
 /// provides `check(&self) -> Result<()>` for the ranges of its values.

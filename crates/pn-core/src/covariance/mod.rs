@@ -177,13 +177,7 @@ impl Covariance {
 
     /// `s · I` of order `n`. Errors unless `s` is finite and `≥ 0`.
     pub fn scaled_identity(n: usize, s: f64) -> Result<Self> {
-        if !(s.is_finite() && s >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "s",
-                value: s,
-                reason: "must be finite and >= 0",
-            });
-        }
+        crate::validate::non_negative("s", s)?;
         Ok(Covariance::ScaledIdentity(n, s))
     }
 
@@ -332,13 +326,7 @@ impl Covariance {
 
     /// `c · Σ` for `c ≥ 0`, keeping the structure (a square-root form is scaled by `√c`).
     pub fn scale(&self, c: f64) -> Result<Self> {
-        if !(c.is_finite() && c >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "c",
-                value: c,
-                reason: "must be finite and >= 0",
-            });
-        }
+        crate::validate::non_negative("c", c)?;
         Ok(match self {
             Covariance::Dense(d) => Covariance::Dense(DenseCov::new_trusted(&*d.matrix * c)),
             Covariance::Cholesky(l) => Covariance::Cholesky(Arc::new(&**l * c.sqrt())),

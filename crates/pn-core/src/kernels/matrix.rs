@@ -4,7 +4,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, s};
 
 use super::Kernel;
 use super::util::{check_points, par_fill, par_fill_rows};
-use crate::error::{Error, Result, check};
+use crate::error::{Result, check};
 use crate::operator::LinearOperator;
 
 /// Rows of a tile evaluated at once by the matrix-free products.
@@ -46,8 +46,8 @@ pub struct KernelMatrix<'a> {
 impl<'a> KernelMatrix<'a> {
     /// The cross matrix `K(X, Y)` of the points in the rows of `x` (`n × d`) and `y` (`m × d`).
     ///
-    /// Errors: [`Error::ShapeMismatch`] if `x` and `y` have different numbers of columns or the
-    /// kernel does not accept that dimension, [`Error::NonFinite`] for NaN or ±∞ in the inputs.
+    /// Errors: [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if `x` and `y` have different numbers of columns or the
+    /// kernel does not accept that dimension, [`Error::NonFinite`](crate::Error::NonFinite) for NaN or ±∞ in the inputs.
     pub fn new(
         kernel: &'a dyn Kernel,
         x: ArrayView2<'a, f64>,
@@ -65,8 +65,8 @@ impl<'a> KernelMatrix<'a> {
 
     /// The symmetric matrix `K(X, X)` of the points in the rows of `x`.
     ///
-    /// Errors: [`Error::ShapeMismatch`] if the kernel does not accept `x.ncols()` dimensions,
-    /// [`Error::NonFinite`] for NaN or ±∞ in `x`.
+    /// Errors: [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the kernel does not accept `x.ncols()` dimensions,
+    /// [`Error::NonFinite`](crate::Error::NonFinite) for NaN or ±∞ in `x`.
     pub fn symmetric(kernel: &'a dyn Kernel, x: ArrayView2<'a, f64>) -> Result<Self> {
         check_points(kernel, "KernelMatrix::symmetric", &x, None)?;
         Ok(Self {
@@ -80,18 +80,12 @@ impl<'a> KernelMatrix<'a> {
 
     /// The same matrix plus `noise · I` (replacing any earlier shift).
     ///
-    /// Errors: [`Error::ShapeMismatch`] if the matrix is not square, [`Error::InvalidParameter`]
+    /// Errors: [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the matrix is not square, [`Error::InvalidParameter`](crate::Error::InvalidParameter)
     /// if `noise` is negative or not finite.
     pub fn with_noise(mut self, noise: f64) -> Result<Self> {
         let (n, m) = self.shape();
         check::shape("KernelMatrix::with_noise", &[n, n], &[n, m])?;
-        if !(noise.is_finite() && noise >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "noise",
-                value: noise,
-                reason: "must be finite and >= 0",
-            });
-        }
+        crate::validate::non_negative("noise", noise)?;
         self.noise = noise;
         Ok(self)
     }

@@ -173,16 +173,8 @@ impl Matern {
                 max: MAX_ORDER,
             });
         }
-        for (name, v) in [("lengthscale", lengthscale), ("variance", variance)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(pn_core::Error::InvalidParameter {
-                    name,
-                    value: v,
-                    reason: "must be finite and > 0",
-                }
-                .into());
-            }
-        }
+        pn_core::validate::positive("lengthscale", lengthscale)?;
+        pn_core::validate::positive("variance", variance)?;
         if d == 0 {
             return Err(pn_core::Error::Empty { what: "dimensions" }.into());
         }

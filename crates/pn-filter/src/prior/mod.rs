@@ -117,14 +117,7 @@ pub(crate) fn check_step(h: f64) -> Result<()> {
 /// Check per-coordinate diffusions (finite and > 0).
 pub(crate) fn check_diffusion(g: &Array1<f64>) -> Result<()> {
     for &v in g {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(pn_core::Error::InvalidParameter {
-                name: "diffusion",
-                value: v,
-                reason: "must be finite and > 0",
-            }
-            .into());
-        }
+        pn_core::validate::positive("diffusion", v)?;
     }
     if g.is_empty() {
         return Err(pn_core::Error::Empty { what: "diffusion" }.into());
