@@ -3,7 +3,10 @@
 # NumPy and SciPy (the reference tools), threadpoolctl (to verify and report the BLAS and its
 # thread count) and matplotlib (plots). Idempotent: a venv that already imports them is kept.
 #
-# Usage: benches/setup_venv.sh          (prints the venv's python path on its last line)
+# Usage: benches/setup_venv.sh [PIP_SPEC[:IMPORT_NAME] ...]
+#        (prints the venv's python path on its last line). Extra arguments are further packages a
+#        particular comparison needs (e.g. `arviz emcee`, `scikit-learn:sklearn`); each is
+#        installed only if its import name does not import yet.
 # Env:   PYTHON=python3.X to choose the interpreter the venv is made from.
 set -euo pipefail
 
@@ -21,6 +24,16 @@ else
     "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
     "$venv/bin/python" -m pip install --quiet "${packages[@]}" >&2
 fi
+for extra in "$@"; do
+    spec="${extra%%:*}"
+    module="${extra#*:}"
+    [ "$module" = "$extra" ] && module="${spec%%[<>=!~ ]*}"
+    module="${module//-/_}"
+    if ! "$venv/bin/python" -c "import $module" 2>/dev/null; then
+        echo "setup_venv: installing $spec" >&2
+        "$venv/bin/python" -m pip install --quiet "$spec" >&2
+    fi
+done
 "$venv/bin/python" - >&2 <<'PY'
 import sys, numpy, scipy, threadpoolctl, matplotlib
 print(f"setup_venv: python {sys.version.split()[0]}, numpy {numpy.__version__}, "
