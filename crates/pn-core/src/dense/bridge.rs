@@ -48,15 +48,18 @@ pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f
         faer_from_ndarray(&a),
         faer_from_ndarray(&b),
         1.0,
-        par(),
+        par_for(a.nrows() * a.ncols() * b.ncols()),
     );
     out
 }
 
-/// faer's parallelism: sequential when rayon has a single thread (no task overhead), else the
-/// global setting.
-pub(super) fn par() -> faer::Par {
-    if rayon::current_num_threads() <= 1 {
+/// faer's parallelism for an operation of about `flops` floating-point operations: sequential when
+/// rayon has a single thread or the work is too small to pay for task start-up (below ~2²² flops,
+/// about a millisecond: at the 10 × 10 to 100 × 100 sizes of Kalman filters, fork–join costs more
+/// than the arithmetic — measured 14× slower per ODE-filter step), else the global setting.
+pub(super) fn par_for(flops: usize) -> faer::Par {
+    const SEQUENTIAL_BELOW: usize = 1 << 22;
+    if flops < SEQUENTIAL_BELOW || rayon::current_num_threads() <= 1 {
         faer::Par::Seq
     } else {
         faer::get_global_parallelism()

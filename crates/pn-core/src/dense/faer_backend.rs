@@ -6,7 +6,7 @@ use faer::linalg::cholesky::llt::factor::{LltError, LltRegularization};
 use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 
 use super::Triangle;
-use super::bridge::{faer_from_ndarray, faer_from_ndarray_mut, ndarray_from_faer, par};
+use super::bridge::{faer_from_ndarray, faer_from_ndarray_mut, ndarray_from_faer, par_for};
 use crate::error::{Error, Result, check};
 
 /// Check (finite, symmetric) and copy the lower triangle of `a` into a fresh column-major
@@ -50,14 +50,15 @@ pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     {
         let mut lv = l.view_mut();
         let params = Default::default();
+        let par = par_for(n * n * n / 3);
         let mut mem = MemBuffer::new(
-            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(n, par(), params),
+            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(n, par, params),
         );
         let stack = MemStack::new(&mut mem);
         faer::linalg::cholesky::llt::factor::cholesky_in_place(
             faer_from_ndarray_mut(&mut lv),
             LltRegularization::default(),
-            par(),
+            par,
             stack,
             params,
         )
@@ -88,12 +89,13 @@ pub(super) fn solve_triangular(
         (Triangle::Upper, true) => (tf.transpose(), true),
     };
     {
+        let par = par_for(t.nrows() * t.nrows() * x.ncols());
         let mut xv = x.view_mut();
         let xf = faer_from_ndarray_mut(&mut xv);
         if lower {
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(tf, xf, par());
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(tf, xf, par);
         } else {
-            faer::linalg::triangular_solve::solve_upper_triangular_in_place(tf, xf, par());
+            faer::linalg::triangular_solve::solve_upper_triangular_in_place(tf, xf, par);
         }
     }
     x
@@ -116,8 +118,28 @@ pub(super) fn qr_r(a: ArrayView2<'_, f64>) -> Array2<f64> {
     if m == 0 || n == 0 {
         return Array2::zeros((m.min(n), n));
     }
-    let f = faer::linalg::solvers::Qr::new(faer_from_ndarray(&a));
-    upper(ndarray_from_faer(f.thin_R()))
+    // Householder QR in place on a column-major copy, with parallelism chosen by size (faer's
+    // `Qr::new` always uses the global setting, which is slow for the small matrices of filters).
+    use faer::linalg::qr::no_pivoting::factor as qrf;
+    let k = m.min(n);
+    let mut w = Array2::zeros((m, n).f());
+    w.assign(&a);
+    let block = qrf::recommended_block_size::<f64>(m, n);
+    let mut coeff = faer::Mat::<f64>::zeros(block, k);
+    let par = par_for(2 * m * n * k);
+    let params = Default::default();
+    let mut mem = MemBuffer::new(qrf::qr_in_place_scratch::<f64>(m, n, block, par, params));
+    {
+        let mut wv = w.view_mut();
+        qrf::qr_in_place(
+            faer_from_ndarray_mut(&mut wv),
+            coeff.as_mut(),
+            par,
+            MemStack::new(&mut mem),
+            params,
+        );
+    }
+    upper(w.slice(ndarray::s![..k, ..]).to_owned())
 }
 
 fn upper(mut r: Array2<f64>) -> Array2<f64> {
