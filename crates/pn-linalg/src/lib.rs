@@ -26,6 +26,7 @@
 //! ```
 
 mod error;
+pub mod exact;
 pub mod state_space;
 
 pub use error::{Error, Result};
