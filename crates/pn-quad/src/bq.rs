@@ -1,0 +1,442 @@
+//! Vanilla Bayesian quadrature: the GP posterior over `∫ f dp` given `f` at nodes.
+//!
+//! With a zero prior mean, kernel matrix `K`, kernel mean `z` and initial variance
+//! `κ = ∫∫ k dp dp`,
+//!
+//! ```text
+//! E[∫ f dp | f] = zᵀ K⁻¹ f,        Var[∫ f dp | f] = κ − zᵀ K⁻¹ z.
+//! ```
+//!
+//! With a *diffuse* polynomial prior mean `φ(x)ᵀβ`, `β` flat (universal kriging), let
+//! `H = φ(X)`, `h = ∫ φ dp`, `A = Hᵀ K⁻¹ H` and `r = h − Hᵀ K⁻¹ z`; then the mean gains
+//! `rᵀ A⁻¹ Hᵀ K⁻¹ f` and the variance `rᵀ A⁻¹ r`.
+//!
+//! **Conditioning.** `K` is factored by Cholesky; when a pivot falls below
+//! `pivot_tol · max Kᵢᵢ` (numerically redundant nodes), a diagonally pivoted Cholesky is used
+//! instead and stops there: nodes whose conditional prior variance given the kept nodes is
+//! below that threshold are dropped from the conditioning set (their values are predicted by
+//! the others to within `√(pivot_tol)` of the prior std). No jitter is ever added, so the
+//! reported variance is that of an exact GP posterior given the kept nodes.
+//!
+//! **Variance floor.** `κ − zᵀK⁻¹z` is a difference of two numbers of size `κ` and is only
+//! determined to about `m ε κ` (`m` kept nodes, `ε` the machine epsilon) in double precision.
+//! The reported variance is clamped from below at `variance_floor = m ε κ` (never negative);
+//! [`Diagnostics::clamped`] says when this happened.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
+use pn_core::dense::{self, Triangle};
+use pn_core::kernels::Kernel;
+use pn_core::{Covariance, Gaussian};
+
+use crate::embedding::{self, basis_integrals, basis_row};
+use crate::error::{Error, Result};
+use crate::kernel::QuadKernel;
+use crate::measure::Measure;
+
+/// A Gaussian belief `N(mean, var)` over a scalar integral.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntegralBelief {
+    /// Posterior mean.
+    pub mean: f64,
+    /// Posterior variance (`≥ 0`).
+    pub var: f64,
+}
+
+impl IntegralBelief {
+    /// Standard deviation.
+    pub fn std(&self) -> f64 {
+        self.var.sqrt()
+    }
+
+    /// The central interval holding probability `level` (e.g. 0.95).
+    pub fn interval(&self, level: f64) -> (f64, f64) {
+        let z = std::f64::consts::SQRT_2 * statrs::function::erf::erf_inv(level.clamp(0.0, 1.0 - 1e-16));
+        (self.mean - z * self.std(), self.mean + z * self.std())
+    }
+
+    /// As a one-dimensional [`pn_core::Gaussian`] (a tiny positive variance replaces 0).
+    pub fn to_gaussian(&self) -> pn_core::Result<Gaussian> {
+        Gaussian::new(
+            Array1::from_elem(1, self.mean),
+            Covariance::diagonal(Array1::from_elem(1, self.var.max(f64::MIN_POSITIVE)))?,
+        )
+    }
+}
+
+/// The prior mean of the integrand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PriorMean {
+    /// Zero.
+    #[default]
+    Zero,
+    /// An unknown constant with a flat prior (integrated out).
+    DiffuseConstant,
+    /// An unknown linear function `β₀ + βᵀx` with a flat prior (integrated out).
+    DiffuseLinear,
+}
+
+impl PriorMean {
+    fn degree(self) -> Option<usize> {
+        match self {
+            Self::Zero => None,
+            Self::DiffuseConstant => Some(0),
+            Self::DiffuseLinear => Some(1),
+        }
+    }
+}
+
+/// Options of [`bayesian_quadrature`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BqOptions {
+    /// Prior mean (default zero).
+    pub prior_mean: PriorMean,
+    /// Replace the kernel's output scale by its closed-form maximum-likelihood value
+    /// `σ̂² = σ² fᵀK⁻¹f / m` (REML with `m − p` for a diffuse mean) (default `true`).
+    pub fit_outputscale: bool,
+    /// Relative pivot threshold below which nodes are treated as redundant (default `1e-13`).
+    pub pivot_tol: f64,
+}
+
+impl Default for BqOptions {
+    fn default() -> Self {
+        Self {
+            prior_mean: PriorMean::Zero,
+            fit_outputscale: true,
+            pivot_tol: 1e-13,
+        }
+    }
+}
+
+impl BqOptions {
+    /// Set [`prior_mean`](Self::prior_mean).
+    pub fn prior_mean(mut self, m: PriorMean) -> Self {
+        self.prior_mean = m;
+        self
+    }
+    /// Set [`fit_outputscale`](Self::fit_outputscale).
+    pub fn fit_outputscale(mut self, on: bool) -> Self {
+        self.fit_outputscale = on;
+        self
+    }
+    /// Set [`pivot_tol`](Self::pivot_tol).
+    pub fn pivot_tol(mut self, tol: f64) -> Self {
+        self.pivot_tol = tol;
+        self
+    }
+}
+
+/// What the factorisation did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostics {
+    /// Number of nodes given.
+    pub n_nodes: usize,
+    /// Indices of the nodes used for conditioning, in pivot order.
+    pub kept: Vec<usize>,
+    /// Whether the pivoted factorisation was needed.
+    pub pivoted: bool,
+    /// Smallest kept pivot `Lᵢᵢ²` relative to `max Kᵢᵢ`.
+    pub min_rel_pivot: f64,
+    /// The floor `m ε κ` below which the variance is not resolved.
+    pub variance_floor: f64,
+    /// Whether the variance was raised to the floor.
+    pub clamped: bool,
+    /// The output-scale factor applied (`σ̂²/σ²`; 1 if not fitted).
+    pub outputscale_factor: f64,
+    /// The prior variance `κ = ∫∫ k dp dp` (with the kernel's output scale).
+    pub initial_variance: f64,
+}
+
+/// The Bayesian-quadrature posterior: the belief over the integral, the nodes, the weights and
+/// the fitted model.
+#[derive(Debug, Clone)]
+pub struct BqPosterior {
+    /// The belief over `∫ f dp`.
+    pub belief: IntegralBelief,
+    /// The nodes (rows).
+    pub nodes: Array2<f64>,
+    /// `f` at the nodes.
+    pub values: Array1<f64>,
+    /// Quadrature weights: `E[∫ f dp] = Σᵢ wᵢ fᵢ` (0 for dropped nodes).
+    pub weights: Array1<f64>,
+    /// The kernel, with the fitted output scale.
+    pub kernel: QuadKernel,
+    /// The measure.
+    pub measure: Measure,
+    /// Factorisation and calibration diagnostics.
+    pub diagnostics: Diagnostics,
+    /// Lower Cholesky factor of `K` over the kept nodes (kernel with its *original* scale).
+    pub(crate) l: Array2<f64>,
+    /// `L⁻¹ z` over the kept nodes.
+    pub(crate) zw: Array1<f64>,
+    /// Kernel mean at all nodes (original scale).
+    pub(crate) _z: Array1<f64>,
+    /// The unscaled posterior variance (original output scale, before clamping).
+    pub(crate) raw_var: f64,
+}
+
+/// Factorisation of a kernel matrix over a subset of nodes.
+pub(crate) struct Factor {
+    pub l: Array2<f64>,
+    pub kept: Vec<usize>,
+    pub pivoted: bool,
+    pub min_rel_pivot: f64,
+}
+
+/// Cholesky of `k`, falling back to a diagonally pivoted Cholesky that stops at
+/// `tol · max diag`.
+pub(crate) fn factor(k: ArrayView2<'_, f64>, tol: f64) -> Result<Factor> {
+    let n = k.nrows();
+    let maxd = k.diag().iter().fold(0.0f64, |m, v| m.max(*v));
+    if n == 0 || maxd <= 0.0 {
+        return Err(pn_core::Error::Empty { what: "nodes with positive prior variance" }.into());
+    }
+    if let Ok(c) = dense::cholesky(k) {
+        let minp = c.l().diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
+        if minp >= tol * maxd {
+            return Ok(Factor {
+                l: c.into_l(),
+                kept: (0..n).collect(),
+                pivoted: false,
+                min_rel_pivot: minp / maxd,
+            });
+        }
+    }
+    // Pivoted (rank-revealing) Cholesky, column by column, on a working copy.
+    let a = k;
+    let mut perm: Vec<usize> = (0..n).collect();
+    let mut diag: Vec<f64> = (0..n).map(|i| a[[i, i]]).collect();
+    let mut l = Array2::<f64>::zeros((n, n));
+    let mut m = 0;
+    let mut minp = f64::INFINITY;
+    while m < n {
+        // Largest remaining residual variance.
+        let (j, &dj) = diag[m..]
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(j, d)| (j + m, d))
+            .expect("non-empty");
+        if dj < tol * maxd {
+            break;
+        }
+        perm.swap(m, j);
+        diag.swap(m, j);
+        // swap rows of L computed so far
+        for c in 0..m {
+            let t = l[[m, c]];
+            l[[m, c]] = l[[j, c]];
+            l[[j, c]] = t;
+        }
+        let piv = dj.sqrt();
+        minp = minp.min(dj);
+        l[[m, m]] = piv;
+        let pm = perm[m];
+        for i in m + 1..n {
+            let pi = perm[i];
+            let mut v = a[[pi, pm]];
+            for c in 0..m {
+                v -= l[[i, c]] * l[[m, c]];
+            }
+            let lim = v / piv;
+            l[[i, m]] = lim;
+            diag[i] -= lim * lim;
+        }
+        m += 1;
+    }
+    let lk = l.slice(s![..m, ..m]).to_owned();
+    Ok(Factor {
+        l: lk,
+        kept: perm[..m].to_vec(),
+        pivoted: true,
+        min_rel_pivot: minp / maxd,
+    })
+}
+
+pub(crate) fn solve_l(l: &Array2<f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
+    dense::solve_triangular(l.view(), b, Triangle::Lower, false).expect("valid factor")
+}
+
+pub(crate) fn solve_lt(l: &Array2<f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
+    dense::solve_triangular(l.view(), b, Triangle::Lower, true).expect("valid factor")
+}
+
+fn col(v: ArrayView1<'_, f64>) -> ArrayView2<'_, f64> {
+    v.insert_axis(ndarray::Axis(1))
+}
+
+/// Bayesian quadrature of `f` (given at the rows of `nodes`) against `measure` with the GP
+/// prior `kernel`.
+///
+/// Errors: shape mismatches and non-finite nodes or values ([`Error::Core`], values as
+/// [`Error::NonFiniteIntegrand`]), [`Error::NoEmbedding`] for a kernel–measure pair without a
+/// closed form, an empty node set, fewer kept nodes than basis functions of a diffuse mean.
+///
+/// ```
+/// use ndarray::Array2;
+/// use pn_quad::{BoxDomain, BqOptions, QuadKernel, bayesian_quadrature};
+///
+/// let measure = BoxDomain::unit(1)?.into();
+/// let x = Array2::from_shape_fn((12, 1), |(i, _)| (i as f64 + 0.5) / 12.0);
+/// let f = x.column(0).mapv(|t| (3.0 * t).sin());
+/// let kernel = QuadKernel::squared_exponential(vec![0.3], 1.0)?;
+/// let post = bayesian_quadrature(&kernel, &measure, x.view(), f.view(), &BqOptions::default())?;
+/// let truth = (1.0 - 3f64.cos()) / 3.0;
+/// assert!((post.belief.mean - truth).abs() < 1e-6);
+/// assert!((post.belief.mean - truth).abs() < 5.0 * post.belief.std());
+/// # Ok::<(), pn_quad::Error>(())
+/// ```
+pub fn bayesian_quadrature(
+    kernel: &QuadKernel,
+    measure: &Measure,
+    nodes: ArrayView2<'_, f64>,
+    values: ArrayView1<'_, f64>,
+    options: &BqOptions,
+) -> Result<BqPosterior> {
+    embedding::check_pair(kernel, measure)?;
+    let d = measure.dim();
+    embedding::check_points(d, nodes)?;
+    let n = nodes.nrows();
+    if n == 0 {
+        return Err(pn_core::Error::Empty { what: "nodes" }.into());
+    }
+    if values.len() != n {
+        return Err(pn_core::Error::ShapeMismatch {
+            op: "bayesian_quadrature values",
+            expected: vec![n],
+            found: vec![values.len()],
+        }
+        .into());
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteIntegrand {
+            index: i,
+            point: nodes.row(i).to_vec(),
+            value: values[i],
+        });
+    }
+    pn_core::validate::positive("pivot_tol", options.pivot_tol)?;
+    let kmat = kernel.matrix(nodes, nodes)?;
+    let fac = factor(kmat.view(), options.pivot_tol)?;
+    let z = embedding::kernel_mean_unchecked(kernel, measure, nodes);
+    let kappa = embedding::initial_variance_unchecked(kernel, measure);
+    let m = fac.kept.len();
+    let zk: Array1<f64> = fac.kept.iter().map(|&i| z[i]).collect();
+    let fk: Array1<f64> = fac.kept.iter().map(|&i| values[i]).collect();
+    let zw = solve_l(&fac.l, col(zk.view())).column(0).to_owned();
+    let fw = solve_l(&fac.l, col(fk.view())).column(0).to_owned();
+    let mut mean = zw.dot(&fw);
+    let mut var = kappa - zw.dot(&zw);
+    // Whitened weights u with w = L⁻ᵀ u.
+    let mut u = zw.clone();
+    let mut resid_sq = fw.dot(&fw);
+    let mut dof = m as f64;
+    if let Some(deg) = options.prior_mean.degree() {
+        let p = if deg == 0 { 1 } else { 1 + d };
+        if m <= p {
+            return Err(pn_core::Error::InvalidParameter {
+                name: "kept nodes",
+                value: m as f64,
+                reason: "a diffuse prior mean needs more kept nodes than basis functions",
+            }
+            .into());
+        }
+        let mut h = Array2::zeros((m, p));
+        for (r, &i) in fac.kept.iter().enumerate() {
+            for (c, v) in basis_row(nodes.row(i), deg).into_iter().enumerate() {
+                h[[r, c]] = v;
+            }
+        }
+        let hw = solve_l(&fac.l, h.view());
+        // A = HᵀK⁻¹H = RᵀR from a QR factorisation of the whitened basis (never formed).
+        let rq = dense::qr_r(hw.view())?;
+        let a_solve = |b: ArrayView1<'_, f64>| -> Result<Array1<f64>> {
+            let y = dense::solve_triangular(rq.view(), col(b), Triangle::Upper, true)?;
+            Ok(dense::solve_triangular(rq.view(), y.view(), Triangle::Upper, false)?.column(0).to_owned())
+        };
+        let hbar = basis_integrals(measure, deg);
+        let r = &hbar - &hw.t().dot(&zw);
+        let ar = a_solve(r.view())?;
+        let beta = a_solve(hw.t().dot(&fw).view())?;
+        mean += r.dot(&beta);
+        var += r.dot(&ar);
+        u = &u + &hw.dot(&ar);
+        let res = &fw - &hw.dot(&beta);
+        resid_sq = res.dot(&res);
+        dof = (m - p) as f64;
+    }
+    let weights_kept = solve_lt(&fac.l, col(u.view())).column(0).to_owned();
+    let mut weights = Array1::zeros(n);
+    for (r, &i) in fac.kept.iter().enumerate() {
+        weights[i] = weights_kept[r];
+    }
+    let factor_scale = if options.fit_outputscale {
+        (resid_sq / dof).max(f64::MIN_POSITIVE)
+    } else {
+        1.0
+    };
+    let raw_var = var;
+    let floor = m as f64 * f64::EPSILON * kappa.abs();
+    let clamped = var < floor;
+    let var_used = var.max(floor) * factor_scale;
+    let fitted = kernel.with_outputscale(kernel.outputscale() * factor_scale)?;
+    Ok(BqPosterior {
+        belief: IntegralBelief { mean, var: var_used },
+        nodes: nodes.to_owned(),
+        values: values.to_owned(),
+        weights,
+        kernel: fitted,
+        measure: measure.clone(),
+        diagnostics: Diagnostics {
+            n_nodes: n,
+            kept: fac.kept,
+            pivoted: fac.pivoted,
+            min_rel_pivot: fac.min_rel_pivot,
+            variance_floor: floor * factor_scale,
+            clamped,
+            outputscale_factor: factor_scale,
+            initial_variance: kappa,
+        },
+        l: fac.l,
+        zw,
+        _z: z,
+        raw_var,
+    })
+}
+
+impl BqPosterior {
+    /// Posterior mean and variance of `f` at the rows of `x` (zero-mean part of the model; with
+    /// the fitted output scale).
+    pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<(Array1<f64>, Array1<f64>)> {
+        embedding::check_points(self.measure.dim(), x)?;
+        let base = self.base_kernel();
+        let kept = self.kept_nodes();
+        let kx = base.matrix(kept.view(), x)?;
+        let w = solve_l(&self.l, kx.view());
+        let fk: Array1<f64> = self.diagnostics.kept.iter().map(|&i| self.values[i]).collect();
+        let fw = solve_l(&self.l, col(fk.view())).column(0).to_owned();
+        let mean = w.t().dot(&fw);
+        let prior = base.diag(x)?;
+        let var = (&prior - &w.map_axis(ndarray::Axis(0), |c| c.dot(&c)))
+            .mapv(|v| v.max(0.0) * self.diagnostics.outputscale_factor);
+        Ok((mean, var))
+    }
+
+    /// The kernel with its output scale before fitting.
+    pub(crate) fn base_kernel(&self) -> QuadKernel {
+        self.kernel
+            .with_outputscale(self.kernel.outputscale() / self.diagnostics.outputscale_factor)
+            .expect("positive")
+    }
+
+    /// The kept nodes in pivot order.
+    pub(crate) fn kept_nodes(&self) -> Array2<f64> {
+        let d = self.nodes.ncols();
+        let mut out = Array2::zeros((self.diagnostics.kept.len(), d));
+        for (r, &i) in self.diagnostics.kept.iter().enumerate() {
+            out.row_mut(r).assign(&self.nodes.row(i));
+        }
+        out
+    }
+}
