@@ -49,6 +49,7 @@ mod error;
 pub mod exact;
 pub mod fit;
 pub mod iterative;
+pub mod itergp;
 pub mod state_space;
 
 pub use error::{Error, Result};
