@@ -1,16 +1,71 @@
 //! # pn-mcmc — samplers and the diagnostics that say when to trust them
 //!
-//! High-dimensional expectations `E_p[g(x)]` under an unnormalised density are estimated by
-//! Markov chain Monte Carlo. This crate will offer:
+//! Markov chain Monte Carlo for expectations `E_p[g(x)]` under an unnormalised density `p` on
+//! `ℝᵈ`, with the modern convergence diagnostics that state how far to trust the answer.
 //!
-//! - random-walk Metropolis with an adaptive proposal, slice sampling, elliptical slice
-//!   sampling, HMC and NUTS with Stan's warm-up (dual averaging, windowed mass-matrix
-//!   adaptation, divergence detection), and the affine-invariant ensemble sampler;
-//! - log-density targets with exact gradients from dual numbers or from the user;
-//! - chains run in parallel with seeded, reproducible streams;
-//! - rank-normalised split-R̂, bulk and tail effective sample sizes and Monte Carlo standard
-//!   errors.
+//! - **Targets**: the [`LogDensity`] trait (`dim`, `logp`, `logp_and_grad`); exact gradients
+//!   from a function written once over dual numbers ([`DualDensity`] + [`AutoDiff`]), or by
+//!   hand ([`FnDensityWithGrad`]); gradient-free closures ([`FnDensity`]).
+//! - **Samplers** ([`Sampler`]): NUTS with Stan's warm-up (dual averaging with γ = 0.05,
+//!   κ = 0.75, t₀ = 10, δ = 0.8; windowed diagonal or dense metric adaptation; divergences;
+//!   maximum tree depth), static HMC, adaptive random-walk Metropolis (Haario), slice sampling
+//!   with stepping out, the affine-invariant ensemble sampler (stretch move), and elliptical
+//!   slice sampling for Gaussian priors ([`sample_elliptical`]).
+//! - **Chains** run in parallel with rayon; chain `c` draws from the PCG stream `(seed, c)`, so
+//!   the same seed gives bit-identical draws for any number of threads.
+//! - **Diagnostics** ([`diagnostics`]): rank-normalised split-R̂, bulk/tail ESS, MCSE of means,
+//!   sds and quantiles (Vehtari et al. 2021, equal to ArviZ), HDI, energy BFMI; the
+//!   ArviZ-like [`Summary`] with warnings for divergences, tree-depth saturation, low BFMI,
+//!   R̂ > 1.01 and low ESS.
+//! - **Output**: [`Fit::draws`] as `chains × draws × dim`, CSV and JSON writers.
+//! - **Models** ([`models`]): Gaussians, Neal's funnel, banana, eight schools, Bayesian
+//!   logistic regression on the Wisconsin breast-cancer data.
 //!
-//! It builds on [`pn_core`] for its error type and Gaussian beliefs.
+//! Bad input gets an [`enum@Error`]: zero dimension, initial points outside the support, `+∞`
+//! log-densities, shape mismatches. A NaN log-density is a rejection, counted in
+//! [`ChainStats::nan_logp`] and reported in the summary's warnings.
 //!
-//! Nothing is implemented here yet.
+//! ```
+//! use num_dual::DualNum;
+//! use pn_mcmc::{AutoDiff, DualDensity, RunOptions, Sampler, sample};
+//!
+//! /// A correlated 2-d Gaussian, written once for f64 and dual numbers.
+//! struct Corr;
+//! impl DualDensity for Corr {
+//!     fn dim(&self) -> usize { 2 }
+//!     fn logp<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D]) -> D {
+//!         // precision of [[1, 0.8], [0.8, 1]]
+//!         let (a, b) = (1.0 / 0.36, -0.8 / 0.36);
+//!         (x[0] * x[0] * a + x[0] * x[1] * (2.0 * b) + x[1] * x[1] * a) * (-0.5)
+//!     }
+//! }
+//! let run = RunOptions::default().chains(2).warmup(300).draws(300).seed(1);
+//! let fit = sample(&AutoDiff(Corr), &Sampler::default(), &run).unwrap();
+//! let summary = fit.summary();
+//! assert!(summary.rows[0].r_hat < 1.05);
+//! assert!(summary.rows[0].mean.abs() < 5.0 * summary.rows[0].mcse_mean);
+//! println!("{summary}");
+//! ```
+
+mod chain;
+pub mod diagnostics;
+mod elliptical;
+mod ensemble;
+mod error;
+mod fit;
+mod hmc;
+pub mod models;
+mod options;
+mod rwm;
+mod slice;
+mod target;
+
+pub use chain::{Control, Progress, chain_rng, sample, sample_with_observer};
+pub use elliptical::sample_elliptical;
+pub use error::{Error, Result};
+pub use fit::{ChainStats, Fit, FitDiagnostics, SamplerStats, Summary, SummaryRow};
+pub use options::{
+    AdaptOptions, EnsembleOptions, HmcOptions, Init, MetricKind, NutsOptions, RunOptions,
+    RwmOptions, Sampler, SliceOptions,
+};
+pub use target::{AutoDiff, DualDensity, FnDensity, FnDensityWithGrad, LogDensity};

@@ -1,0 +1,820 @@
+//! Hamiltonian Monte Carlo: the Euclidean metric, the leapfrog integrator, NUTS (multinomial
+//! sampling with the generalised no-U-turn criterion, as in Stan) and static HMC, and Stan's
+//! warm-up (dual-averaging step size, windowed metric adaptation).
+
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+use crate::chain::{Counters, Kernel, StepInfo};
+use crate::error::{Error, Result};
+use crate::options::{AdaptOptions, MetricKind};
+use crate::target::LogDensity;
+
+/// The inverse metric `M⁻¹` (an estimate of the posterior covariance) and what is needed to
+/// draw momenta `p ~ N(0, M)`.
+#[derive(Debug, Clone)]
+pub(crate) enum Metric {
+    /// Diagonal `M⁻¹ = diag(inv)`.
+    Diag { inv: Vec<f64> },
+    /// Dense `M⁻¹ = inv` (row-major `d × d`) with its lower Cholesky factor `l` (`M⁻¹ = L Lᵀ`).
+    Dense { inv: Vec<f64>, l: Vec<f64> },
+}
+
+impl Metric {
+    fn identity(d: usize) -> Self {
+        Metric::Diag { inv: vec![1.0; d] }
+    }
+
+    /// The velocity `v = M⁻¹ p`.
+    fn velocity(&self, p: &[f64], v: &mut [f64]) {
+        match self {
+            Metric::Diag { inv } => {
+                for i in 0..p.len() {
+                    v[i] = inv[i] * p[i];
+                }
+            }
+            Metric::Dense { inv, .. } => {
+                let d = p.len();
+                for i in 0..d {
+                    let row = &inv[i * d..(i + 1) * d];
+                    v[i] = row.iter().zip(p).map(|(a, b)| a * b).sum();
+                }
+            }
+        }
+    }
+
+    /// `p ~ N(0, M)`: diagonal `pᵢ = zᵢ / √invᵢ`; dense `p = L⁻ᵀ z` (so `Cov p = (L Lᵀ)⁻¹`).
+    fn sample_momentum<R: Rng + ?Sized>(&self, rng: &mut R, p: &mut [f64]) {
+        for pi in p.iter_mut() {
+            *pi = rng.sample(StandardNormal);
+        }
+        match self {
+            Metric::Diag { inv } => {
+                for i in 0..p.len() {
+                    p[i] /= inv[i].sqrt();
+                }
+            }
+            Metric::Dense { l, .. } => {
+                // Back substitution with Lᵀ (upper triangular).
+                let d = p.len();
+                for i in (0..d).rev() {
+                    let mut s = p[i];
+                    for k in i + 1..d {
+                        s -= l[k * d + i] * p[k];
+                    }
+                    p[i] = s / l[i * d + i];
+                }
+            }
+        }
+    }
+
+    /// The diagonal of `M⁻¹`.
+    pub(crate) fn inv_diag(&self) -> Vec<f64> {
+        match self {
+            Metric::Diag { inv } => inv.clone(),
+            Metric::Dense { inv, .. } => {
+                let d = (inv.len() as f64).sqrt() as usize;
+                (0..d).map(|i| inv[i * d + i]).collect()
+            }
+        }
+    }
+}
+
+/// Lower Cholesky factor of a row-major SPD matrix, or `None` if it is not positive definite.
+pub(crate) fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for j in 0..d {
+        let mut s = a[j * d + j];
+        for k in 0..j {
+            s -= l[j * d + k] * l[j * d + k];
+        }
+        if s.is_nan() || s <= 0.0 || !s.is_finite() {
+            return None;
+        }
+        let ljj = s.sqrt();
+        l[j * d + j] = ljj;
+        for i in j + 1..d {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            l[i * d + j] = s / ljj;
+        }
+    }
+    Some(l)
+}
+
+/// A point in phase space with its cached log-density, gradient and velocity.
+#[derive(Debug, Clone)]
+struct Phase {
+    q: Vec<f64>,
+    p: Vec<f64>,
+    v: Vec<f64>,
+    g: Vec<f64>,
+    logp: f64,
+}
+
+impl Phase {
+    fn kinetic(&self) -> f64 {
+        0.5 * self.p.iter().zip(&self.v).map(|(a, b)| a * b).sum::<f64>()
+    }
+    /// `H = −log p(q) + ½ pᵀ M⁻¹ p`; NaN becomes `+∞` (an infinitely bad point).
+    fn hamiltonian(&self) -> f64 {
+        let h = -self.logp + self.kinetic();
+        if h.is_nan() { f64::INFINITY } else { h }
+    }
+}
+
+/// Evaluates `log p` and its gradient, counting evaluations and NaNs; `+∞` is an error.
+/// A NaN anywhere (value or gradient) returns NaN.
+pub(crate) fn eval_grad<T: LogDensity + ?Sized>(
+    target: &T,
+    x: &[f64],
+    g: &mut [f64],
+    counters: &mut Counters,
+) -> Result<f64> {
+    counters.grad_evals += 1;
+    let lp = target.logp_and_grad(x, g);
+    if lp == f64::INFINITY {
+        return Err(Error::InfiniteLogDensity { x: x.to_vec() });
+    }
+    if lp.is_nan() || (lp.is_finite() && g.iter().any(|v| !v.is_finite())) {
+        counters.nan_logp += 1;
+        return Ok(f64::NAN);
+    }
+    Ok(lp)
+}
+
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY {
+        return b;
+    }
+    if b == f64::NEG_INFINITY {
+        return a;
+    }
+    let m = a.max(b);
+    m + ((a - m).exp() + (b - m).exp()).ln()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The generalised no-U-turn criterion: both end velocities point along the summed momentum.
+fn no_u_turn(p_sharp_minus: &[f64], p_sharp_plus: &[f64], rho: &[f64]) -> bool {
+    dot(p_sharp_plus, rho) > 0.0 && dot(p_sharp_minus, rho) > 0.0
+}
+
+/// Stan's dual averaging of `log ε` towards a target acceptance statistic δ
+/// (Hoffman & Gelman 2014, §3.2).
+#[derive(Debug, Clone)]
+struct DualAveraging {
+    mu: f64,
+    s_bar: f64,
+    x_bar: f64,
+    counter: f64,
+    delta: f64,
+    gamma: f64,
+    kappa: f64,
+    t0: f64,
+}
+
+impl DualAveraging {
+    fn new(o: &AdaptOptions) -> Self {
+        Self {
+            mu: 0.0,
+            s_bar: 0.0,
+            x_bar: 0.0,
+            counter: 0.0,
+            delta: o.target_accept,
+            gamma: o.gamma,
+            kappa: o.kappa,
+            t0: o.t0,
+        }
+    }
+    fn restart(&mut self, eps: f64) {
+        self.counter = 0.0;
+        self.s_bar = 0.0;
+        self.x_bar = 0.0;
+        self.mu = (10.0 * eps).ln();
+    }
+    /// One update with acceptance statistic `a`; returns the new step size.
+    fn learn(&mut self, a: f64) -> f64 {
+        self.counter += 1.0;
+        let a = if a.is_nan() { 0.0 } else { a.min(1.0) };
+        let eta = 1.0 / (self.counter + self.t0);
+        self.s_bar = (1.0 - eta) * self.s_bar + eta * (self.delta - a);
+        let x = self.mu - self.s_bar * self.counter.sqrt() / self.gamma;
+        let x_eta = self.counter.powf(-self.kappa);
+        self.x_bar = (1.0 - x_eta) * self.x_bar + x_eta * x;
+        x.exp()
+    }
+    fn final_step_size(&self) -> f64 {
+        self.x_bar.exp()
+    }
+}
+
+/// Stan's warm-up windows: an initial fast buffer, doubling slow windows in which the metric
+/// is estimated, and a final fast buffer.
+#[derive(Debug, Clone)]
+struct Windows {
+    num_warmup: usize,
+    init_buffer: usize,
+    term_buffer: usize,
+    window_size: usize,
+    next_window: usize,
+    counter: usize,
+}
+
+impl Windows {
+    fn new(num_warmup: usize, o: &AdaptOptions) -> Self {
+        let (mut init, mut term, mut base) = (o.init_buffer, o.term_buffer, o.base_window);
+        if num_warmup < 20 {
+            // Too short for metric adaptation: step size only.
+            init = num_warmup;
+            term = 0;
+            base = 0;
+        } else if init + base + term > num_warmup {
+            init = (0.15 * num_warmup as f64) as usize;
+            term = (0.1 * num_warmup as f64) as usize;
+            base = num_warmup - (init + term);
+        }
+        Self {
+            num_warmup,
+            init_buffer: init,
+            term_buffer: term,
+            window_size: base,
+            next_window: (init + base).saturating_sub(1),
+            counter: 0,
+        }
+    }
+    fn in_window(&self) -> bool {
+        self.window_size > 0
+            && self.counter >= self.init_buffer
+            && self.counter < self.num_warmup - self.term_buffer
+            && self.counter != self.num_warmup
+    }
+    fn end_of_window(&self) -> bool {
+        self.window_size > 0 && self.counter == self.next_window && self.counter != self.num_warmup
+    }
+    fn compute_next_window(&mut self) {
+        let last = self.num_warmup - self.term_buffer - 1;
+        if self.next_window == last {
+            return;
+        }
+        self.window_size *= 2;
+        self.next_window = self.counter + self.window_size;
+        if self.next_window != last {
+            let boundary = self.next_window + 2 * self.window_size;
+            if boundary >= self.num_warmup - self.term_buffer {
+                self.next_window = last;
+            }
+        }
+    }
+}
+
+/// Running mean and (co)variance of the warm-up draws (Welford).
+#[derive(Debug, Clone)]
+pub(crate) struct Welford {
+    n: f64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    dense: bool,
+}
+
+impl Welford {
+    pub(crate) fn new(d: usize, dense: bool) -> Self {
+        Self {
+            n: 0.0,
+            mean: vec![0.0; d],
+            m2: vec![0.0; if dense { d * d } else { d }],
+            dense,
+        }
+    }
+    pub(crate) fn add(&mut self, x: &[f64]) {
+        self.n += 1.0;
+        let d = x.len();
+        let delta: Vec<f64> = x.iter().zip(&self.mean).map(|(a, m)| a - m).collect();
+        for i in 0..d {
+            self.mean[i] += delta[i] / self.n;
+        }
+        if self.dense {
+            for i in 0..d {
+                let di = x[i] - self.mean[i];
+                for j in 0..d {
+                    self.m2[i * d + j] += delta[j] * di;
+                }
+            }
+        } else {
+            for i in 0..d {
+                self.m2[i] += delta[i] * (x[i] - self.mean[i]);
+            }
+        }
+    }
+    /// Stan's regularised estimate `n/(n+5) Σ̂ + 10⁻³ · 5/(n+5) I`.
+    pub(crate) fn regularised(&self) -> Vec<f64> {
+        let n = self.n;
+        let d = self.mean.len();
+        let w = n / (n + 5.0);
+        let shrink = 1e-3 * 5.0 / (n + 5.0);
+        let mut out: Vec<f64> = self.m2.iter().map(|v| w * v / (n - 1.0)).collect();
+        if self.dense {
+            for i in 0..d {
+                out[i * d + i] += shrink;
+            }
+        } else {
+            for v in out.iter_mut() {
+                *v += shrink;
+            }
+        }
+        out
+    }
+    fn restart(&mut self) {
+        self.n = 0.0;
+        self.mean.iter_mut().for_each(|v| *v = 0.0);
+        self.m2.iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
+/// Which trajectory rule the kernel follows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Trajectory {
+    /// NUTS with a maximum tree depth and the divergence threshold on the energy error.
+    Nuts {
+        max_depth: usize,
+        max_energy_error: f64,
+    },
+    /// Static HMC with a fixed number of leapfrog steps.
+    Static {
+        n_steps: usize,
+        max_energy_error: f64,
+    },
+}
+
+/// One chain of NUTS or static HMC with Stan's warm-up.
+pub(crate) struct HmcKernel<'a, T: ?Sized> {
+    target: &'a T,
+    traj: Trajectory,
+    metric: Metric,
+    eps: f64,
+    z: Phase,
+    da: DualAveraging,
+    windows: Windows,
+    est: Welford,
+    adapt_metric: bool,
+    counters: Counters,
+    divergent: bool,
+    n_leapfrog: usize,
+    sum_metro: f64,
+    h0: f64,
+    max_dh: f64,
+}
+
+impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
+    /// Sets up a chain at `q0` (which must have finite log-density and gradient) and runs
+    /// Stan's step-size initialisation.
+    pub(crate) fn new<R: Rng + ?Sized>(
+        target: &'a T,
+        q0: &[f64],
+        traj: Trajectory,
+        adapt: &AdaptOptions,
+        num_warmup: usize,
+        chain: usize,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let d = q0.len();
+        let mut counters = Counters::default();
+        let mut g = vec![0.0; d];
+        let lp = eval_grad(target, q0, &mut g, &mut counters)?;
+        if !lp.is_finite() {
+            return Err(Error::InitialPointOutsideSupport {
+                chain,
+                logp: lp,
+                x: q0.to_vec(),
+            });
+        }
+        let dense = adapt.metric == MetricKind::Dense;
+        let max_dh = match traj {
+            Trajectory::Nuts {
+                max_energy_error, ..
+            } => max_energy_error,
+            Trajectory::Static {
+                max_energy_error, ..
+            } => max_energy_error,
+        };
+        let mut k = Self {
+            target,
+            traj,
+            metric: Metric::identity(d),
+            eps: adapt.init_step_size,
+            z: Phase {
+                q: q0.to_vec(),
+                p: vec![0.0; d],
+                v: vec![0.0; d],
+                g,
+                logp: lp,
+            },
+            da: DualAveraging::new(adapt),
+            windows: Windows::new(num_warmup, adapt),
+            est: Welford::new(d, dense),
+            adapt_metric: adapt.metric != MetricKind::Unit,
+            counters,
+            divergent: false,
+            n_leapfrog: 0,
+            sum_metro: 0.0,
+            h0: 0.0,
+            max_dh,
+        };
+        k.init_step_size(rng)?;
+        k.da.restart(k.eps);
+        Ok(k)
+    }
+
+    fn leapfrog(&mut self, z: &mut Phase, eps: f64) -> Result<()> {
+        let d = z.q.len();
+        for i in 0..d {
+            z.p[i] += 0.5 * eps * z.g[i];
+        }
+        self.metric.velocity(&z.p, &mut z.v);
+        for i in 0..d {
+            z.q[i] += eps * z.v[i];
+        }
+        z.logp = eval_grad(self.target, &z.q, &mut z.g, &mut self.counters)?;
+        if !z.logp.is_finite() {
+            // The trajectory has left the support (or the region where the target is
+            // defined): the energy error is infinite and the step counts as divergent.
+            z.logp = f64::NEG_INFINITY;
+            return Ok(());
+        }
+        for i in 0..d {
+            z.p[i] += 0.5 * eps * z.g[i];
+        }
+        self.metric.velocity(&z.p, &mut z.v);
+        Ok(())
+    }
+
+    /// Stan's heuristic: double or halve ε until one leapfrog step crosses acceptance 0.8.
+    fn init_step_size<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Result<()> {
+        let z_init = self.z.clone();
+        let mut direction = 0.0;
+        loop {
+            let mut z = z_init.clone();
+            self.metric.sample_momentum(rng, &mut z.p);
+            self.metric.velocity(&z.p, &mut z.v);
+            let h0 = z.hamiltonian();
+            let eps = self.eps;
+            self.leapfrog(&mut z, eps)?;
+            let dh = h0 - z.hamiltonian();
+            let good = dh > 0.8f64.ln();
+            if direction == 0.0 {
+                direction = if good { 1.0 } else { -1.0 };
+            } else if (direction > 0.0 && !good) || (direction < 0.0 && good) {
+                break;
+            }
+            self.eps = if direction > 0.0 {
+                2.0 * self.eps
+            } else {
+                0.5 * self.eps
+            };
+            if self.eps > 1e7 {
+                return Err(Error::StepSize {
+                    reason: "step size grew beyond 1e7: the target is probably improper (flat)",
+                });
+            }
+            if self.eps < 1e-300 {
+                return Err(Error::StepSize {
+                    reason: "no acceptably small step size: the log-density or its gradient is not finite near the initial point",
+                });
+            }
+        }
+        self.z = z_init;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build_tree<R: Rng + ?Sized>(
+        &mut self,
+        depth: usize,
+        z: &mut Phase,
+        z_propose: &mut Phase,
+        p_sharp_beg: &mut [f64],
+        p_sharp_end: &mut [f64],
+        rho: &mut [f64],
+        p_beg: &mut [f64],
+        p_end: &mut [f64],
+        sign: f64,
+        log_sum_weight: &mut f64,
+        rng: &mut R,
+    ) -> Result<bool> {
+        let d = z.q.len();
+        if depth == 0 {
+            let eps = sign * self.eps;
+            self.leapfrog(z, eps)?;
+            self.n_leapfrog += 1;
+            let h = z.hamiltonian();
+            if h - self.h0 > self.max_dh {
+                self.divergent = true;
+            }
+            *log_sum_weight = log_add_exp(*log_sum_weight, self.h0 - h);
+            self.sum_metro += if self.h0 - h > 0.0 {
+                1.0
+            } else {
+                (self.h0 - h).exp()
+            };
+            z_propose.clone_from(z);
+            p_sharp_beg.copy_from_slice(&z.v);
+            p_sharp_end.copy_from_slice(&z.v);
+            for i in 0..d {
+                rho[i] += z.p[i];
+            }
+            p_beg.copy_from_slice(&z.p);
+            p_end.copy_from_slice(&z.p);
+            return Ok(!self.divergent);
+        }
+        // The first half-subtree.
+        let mut lsw_init = f64::NEG_INFINITY;
+        let mut p_sharp_init_end = vec![0.0; d];
+        let mut p_init_end = vec![0.0; d];
+        let mut rho_init = vec![0.0; d];
+        let ok = self.build_tree(
+            depth - 1,
+            z,
+            z_propose,
+            p_sharp_beg,
+            &mut p_sharp_init_end,
+            &mut rho_init,
+            p_beg,
+            &mut p_init_end,
+            sign,
+            &mut lsw_init,
+            rng,
+        )?;
+        if !ok {
+            return Ok(false);
+        }
+        // The second half-subtree.
+        let mut z_propose_final = z.clone();
+        let mut lsw_final = f64::NEG_INFINITY;
+        let mut p_sharp_final_beg = vec![0.0; d];
+        let mut p_final_beg = vec![0.0; d];
+        let mut rho_final = vec![0.0; d];
+        let ok = self.build_tree(
+            depth - 1,
+            z,
+            &mut z_propose_final,
+            &mut p_sharp_final_beg,
+            p_sharp_end,
+            &mut rho_final,
+            &mut p_final_beg,
+            p_end,
+            sign,
+            &mut lsw_final,
+            rng,
+        )?;
+        if !ok {
+            return Ok(false);
+        }
+        // Multinomial choice between the halves (biased towards the newer half).
+        let lsw_subtree = log_add_exp(lsw_init, lsw_final);
+        *log_sum_weight = log_add_exp(*log_sum_weight, lsw_subtree);
+        if lsw_final > lsw_subtree || rng.random::<f64>() < (lsw_final - lsw_subtree).exp() {
+            std::mem::swap(z_propose, &mut z_propose_final);
+        }
+        let rho_subtree: Vec<f64> = rho_init
+            .iter()
+            .zip(&rho_final)
+            .map(|(a, b)| a + b)
+            .collect();
+        for i in 0..d {
+            rho[i] += rho_subtree[i];
+        }
+        let mut persist = no_u_turn(p_sharp_beg, p_sharp_end, &rho_subtree);
+        let ext: Vec<f64> = rho_init
+            .iter()
+            .zip(&p_final_beg)
+            .map(|(a, b)| a + b)
+            .collect();
+        persist &= no_u_turn(p_sharp_beg, &p_sharp_final_beg, &ext);
+        let ext: Vec<f64> = rho_final
+            .iter()
+            .zip(&p_init_end)
+            .map(|(a, b)| a + b)
+            .collect();
+        persist &= no_u_turn(&p_sharp_init_end, p_sharp_end, &ext);
+        Ok(persist)
+    }
+
+    fn nuts_transition<R: Rng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        max_depth: usize,
+    ) -> Result<StepInfo> {
+        let d = self.z.q.len();
+        let mut z = self.z.clone();
+        self.metric.sample_momentum(rng, &mut z.p);
+        self.metric.velocity(&z.p, &mut z.v);
+        self.h0 = z.hamiltonian();
+        self.divergent = false;
+        self.n_leapfrog = 0;
+        self.sum_metro = 0.0;
+
+        let mut z_fwd = z.clone();
+        let mut z_bck = z.clone();
+        let mut z_sample = z.clone();
+        let mut z_propose = z.clone();
+        let (mut p_fwd_fwd, mut p_fwd_bck) = (z.p.clone(), z.p.clone());
+        let (mut p_bck_fwd, mut p_bck_bck) = (z.p.clone(), z.p.clone());
+        let (mut ps_fwd_fwd, mut ps_fwd_bck) = (z.v.clone(), z.v.clone());
+        let (mut ps_bck_fwd, mut ps_bck_bck) = (z.v.clone(), z.v.clone());
+        let mut rho = z.p.clone();
+        let mut rho_fwd = vec![0.0; d];
+        let mut rho_bck = vec![0.0; d];
+        let mut log_sum_weight = 0.0;
+        let mut depth = 0;
+        while depth < max_depth {
+            rho_fwd.iter_mut().for_each(|v| *v = 0.0);
+            rho_bck.iter_mut().for_each(|v| *v = 0.0);
+            let mut lsw_subtree = f64::NEG_INFINITY;
+            let valid = if rng.random::<f64>() > 0.5 {
+                // Extend forward: the old tree becomes the backward subtree.
+                rho_bck.copy_from_slice(&rho);
+                p_bck_fwd.copy_from_slice(&p_fwd_fwd);
+                ps_bck_fwd.copy_from_slice(&ps_fwd_fwd);
+                z.clone_from(&z_fwd);
+                let ok = self.build_tree(
+                    depth,
+                    &mut z,
+                    &mut z_propose,
+                    &mut ps_fwd_bck,
+                    &mut ps_fwd_fwd,
+                    &mut rho_fwd,
+                    &mut p_fwd_bck,
+                    &mut p_fwd_fwd,
+                    1.0,
+                    &mut lsw_subtree,
+                    rng,
+                )?;
+                z_fwd.clone_from(&z);
+                ok
+            } else {
+                // Extend backward: the old tree becomes the forward subtree.
+                rho_fwd.copy_from_slice(&rho);
+                p_fwd_bck.copy_from_slice(&p_bck_bck);
+                ps_fwd_bck.copy_from_slice(&ps_bck_bck);
+                z.clone_from(&z_bck);
+                let ok = self.build_tree(
+                    depth,
+                    &mut z,
+                    &mut z_propose,
+                    &mut ps_bck_fwd,
+                    &mut ps_bck_bck,
+                    &mut rho_bck,
+                    &mut p_bck_fwd,
+                    &mut p_bck_bck,
+                    -1.0,
+                    &mut lsw_subtree,
+                    rng,
+                )?;
+                z_bck.clone_from(&z);
+                ok
+            };
+            if !valid {
+                break;
+            }
+            depth += 1;
+            if lsw_subtree > log_sum_weight
+                || rng.random::<f64>() < (lsw_subtree - log_sum_weight).exp()
+            {
+                z_sample.clone_from(&z_propose);
+            }
+            log_sum_weight = log_add_exp(log_sum_weight, lsw_subtree);
+            for i in 0..d {
+                rho[i] = rho_bck[i] + rho_fwd[i];
+            }
+            let mut persist = no_u_turn(&ps_bck_bck, &ps_fwd_fwd, &rho);
+            let ext: Vec<f64> = rho_bck.iter().zip(&p_fwd_bck).map(|(a, b)| a + b).collect();
+            persist &= no_u_turn(&ps_bck_bck, &ps_fwd_bck, &ext);
+            let ext: Vec<f64> = rho_fwd.iter().zip(&p_bck_fwd).map(|(a, b)| a + b).collect();
+            persist &= no_u_turn(&ps_bck_fwd, &ps_fwd_fwd, &ext);
+            if !persist {
+                break;
+            }
+        }
+        let accept = if self.n_leapfrog > 0 {
+            self.sum_metro / self.n_leapfrog as f64
+        } else {
+            0.0
+        };
+        self.z = z_sample;
+        Ok(StepInfo {
+            accept_stat: accept,
+            tree_depth: depth,
+            n_steps: self.n_leapfrog,
+            divergent: self.divergent,
+            energy: self.z.hamiltonian(),
+            step_size: self.eps,
+        })
+    }
+
+    fn static_transition<R: Rng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        n_steps: usize,
+    ) -> Result<StepInfo> {
+        let mut z = self.z.clone();
+        self.metric.sample_momentum(rng, &mut z.p);
+        self.metric.velocity(&z.p, &mut z.v);
+        let h0 = z.hamiltonian();
+        let mut divergent = false;
+        let eps = self.eps;
+        let mut taken = 0;
+        for _ in 0..n_steps {
+            self.leapfrog(&mut z, eps)?;
+            taken += 1;
+            if z.hamiltonian() - h0 > self.max_dh {
+                divergent = true;
+                break;
+            }
+        }
+        let h = z.hamiltonian();
+        let accept = if divergent {
+            0.0
+        } else {
+            (h0 - h).exp().min(1.0)
+        };
+        let mut energy = h0;
+        if !divergent && rng.random::<f64>() < accept {
+            self.z = z;
+            energy = h;
+        }
+        Ok(StepInfo {
+            accept_stat: accept,
+            tree_depth: 0,
+            n_steps: taken,
+            divergent,
+            energy,
+            step_size: self.eps,
+        })
+    }
+}
+
+impl<T: LogDensity + ?Sized> Kernel for HmcKernel<'_, T> {
+    fn step(&mut self, rng: &mut dyn rand::RngCore, warmup: bool) -> Result<StepInfo> {
+        let info = match self.traj {
+            Trajectory::Nuts { max_depth, .. } => self.nuts_transition(rng, max_depth)?,
+            Trajectory::Static { n_steps, .. } => self.static_transition(rng, n_steps)?,
+        };
+        if warmup {
+            self.eps = self.da.learn(info.accept_stat);
+            let mut updated = false;
+            if self.adapt_metric {
+                if self.windows.in_window() {
+                    self.est.add(&self.z.q);
+                }
+                if self.windows.end_of_window() {
+                    self.windows.compute_next_window();
+                    let d = self.z.q.len();
+                    let inv = self.est.regularised();
+                    self.metric = if self.est.dense {
+                        match cholesky(&inv, d) {
+                            Some(l) => Metric::Dense { inv, l },
+                            // Fewer draws than dimensions can leave the estimate singular
+                            // in floating point; fall back to its diagonal.
+                            None => Metric::Diag {
+                                inv: (0..d).map(|i| inv[i * d + i]).collect(),
+                            },
+                        }
+                    } else {
+                        Metric::Diag { inv }
+                    };
+                    self.est.restart();
+                    updated = true;
+                }
+                self.windows.counter += 1;
+            }
+            if updated {
+                self.init_step_size(rng)?;
+                self.da.restart(self.eps);
+            }
+        }
+        Ok(info)
+    }
+
+    fn end_warmup(&mut self) {
+        if self.da.counter > 0.0 {
+            self.eps = self.da.final_step_size();
+        }
+    }
+
+    fn position(&self) -> &[f64] {
+        &self.z.q
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn inv_metric_diag(&self) -> Option<Vec<f64>> {
+        Some(self.metric.inv_diag())
+    }
+}
