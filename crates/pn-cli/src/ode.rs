@@ -24,27 +24,22 @@ use crate::plot::{MAX_COMPONENTS, Trajectory, trajectory};
 /// The linearisation of the vector field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
-    /// Zeroth order (no Jacobian): cheap, for non-stiff problems.
+    /// Zeroth order (no Jacobian), Kronecker covariance: cheap, for non-stiff problems.
     Ek0,
-    /// First order with the exact Jacobian: handles stiffness.
+    /// First order with the exact Jacobian, dense covariance: handles stiffness.
     Ek1,
-    /// First order with the diagonal of the Jacobian (not implemented yet).
+    /// First order with the diagonal of the Jacobian, block-diagonal covariance (linear in d).
     DiagEk1,
 }
 
 impl MethodArg {
-    /// The solver's method, or an error for the ones pn-ode does not have yet.
+    /// The solver's method.
     fn method(self) -> Result<Method> {
-        match self {
-            Self::Ek0 => Ok(Method::Ek0),
-            Self::Ek1 => Ok(Method::Ek1),
-            Self::DiagEk1 => Err(CliError::InvalidArgument {
-                arg: "--method",
-                reason: "diag-ek1 (the EK1 with a diagonal Jacobian) is not implemented yet; \
-                         use ek1, or ek0 for a non-stiff problem"
-                    .into(),
-            }),
-        }
+        Ok(match self {
+            Self::Ek0 => Method::Ek0,
+            Self::Ek1 => Method::Ek1,
+            Self::DiagEk1 => Method::DiagonalEk1,
+        })
     }
 }
 
@@ -275,6 +270,8 @@ fn setup(args: &OdeArgs) -> Result<Setup> {
 pub(crate) fn method_name(method: Method) -> &'static str {
     match method {
         Method::Ek0 => "ek0",
+        Method::DiagonalEk1 => "diag-ek1",
+        Method::DenseEk0 => "dense-ek0",
         _ => "ek1",
     }
 }

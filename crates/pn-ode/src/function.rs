@@ -42,6 +42,18 @@ pub trait VectorField: Send + Sync {
     /// The Jacobian `∂f/∂x (t, x)` into `jac` (`d × d`).
     fn jacobian(&self, t: f64, x: &[f64], jac: &mut Array2<f64>);
 
+    /// The diagonal `∂fᵢ/∂xᵢ (t, x)` into `diag` (length `d`), for the diagonal EK1. The default
+    /// takes the diagonal of [`jacobian`](Self::jacobian); override it when the diagonal is
+    /// cheaper than the whole matrix (large systems).
+    fn jacobian_diagonal(&self, t: f64, x: &[f64], diag: &mut [f64]) {
+        let d = diag.len();
+        let mut jac = Array2::zeros((d, d));
+        self.jacobian(t, x, &mut jac);
+        for (i, v) in diag.iter_mut().enumerate() {
+            *v = jac[[i, i]];
+        }
+    }
+
     /// The derivatives `x(t₀), x'(t₀), …, x^{(q)}(t₀)` of the solution through `x₀`, exactly,
     /// if the field can provide them.
     fn taylor(&self, _t0: f64, _x0: ArrayView1<'_, f64>, _q: usize) -> Option<Vec<Array1<f64>>> {

@@ -28,6 +28,7 @@
 //! # Ok::<(), pn_ode::Error>(())
 //! ```
 
+mod blockwise;
 mod error;
 mod function;
 pub mod problems;

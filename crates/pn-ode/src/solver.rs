@@ -27,17 +27,36 @@ use pn_filter::{
 };
 use rand::Rng;
 
+use crate::blockwise::{
+    BlockPosterior, BlockState, Kind, Prior1d, Workspace, condition_factor, condition_mean,
+    predict_state,
+};
 use crate::error::{Error, Result};
 use crate::function::VectorField;
 
-/// How the vector field is linearised.
+/// How the vector field is linearised, and which covariance structure the filter keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Method {
-    /// Zeroth-order linearisation `H = E₁` (no Jacobian): cheap, for non-stiff problems.
+    /// Zeroth-order linearisation `H = E₁` (no Jacobian), with the Kronecker covariance
+    /// `Σ ⊗ I_d` it implies: cost and memory linear in `d`. Cheap; for non-stiff problems.
     Ek0,
-    /// First-order linearisation `H = E₁ − J E₀` with the exact Jacobian: handles stiffness.
+    /// First-order linearisation `H = E₁ − J E₀` with the exact Jacobian and a dense covariance
+    /// (cost cubic in `d`): handles stiffness, the most accurate uncertainty.
     Ek1,
+    /// First-order linearisation with the diagonal of the Jacobian, `Hⱼ = E₁ − Jⱼⱼ E₀`: a
+    /// block-diagonal covariance (one block per coordinate), cost linear in `d`. For large
+    /// systems whose stiffness sits on the diagonal (e.g. reaction terms).
+    DiagonalEk1,
+    /// The EK0 with a dense covariance (cost cubic in `d`). Mathematically equal to
+    /// [`Method::Ek0`] with a scalar diffusion; kept for comparison and testing.
+    DenseEk0,
+}
+
+impl Method {
+    fn is_ek0(self) -> bool {
+        matches!(self, Method::Ek0 | Method::DenseEk0)
+    }
 }
 
 /// How the diffusion (the scale of the uncertainty) is set.
@@ -86,6 +105,14 @@ pub struct Options {
     pub max_steps: usize,
     /// Whether to compute the smoothing posterior (default `true`).
     pub smooth: bool,
+    /// One diffusion per coordinate instead of one for all (default `false`): for systems whose
+    /// components live on different scales. Needs a block-diagonal method ([`Method::Ek0`],
+    /// [`Method::DiagonalEk1`]).
+    pub per_dimension: bool,
+    /// Times at which to keep the (filtering) belief, instead of storing every step: memory
+    /// independent of the number of steps. `None` (default) stores every step, which gives
+    /// smoothing, dense output and trajectory samples.
+    pub save_at: Option<Vec<f64>>,
 }
 
 impl Default for Options {
@@ -99,6 +126,8 @@ impl Default for Options {
             calibration: Calibration::Dynamic,
             max_steps: 100_000,
             smooth: true,
+            per_dimension: false,
+            save_at: None,
         }
     }
 }
@@ -138,6 +167,16 @@ impl Options {
     /// Whether to smooth.
     pub fn smooth(mut self, yes: bool) -> Self {
         self.smooth = yes;
+        self
+    }
+    /// One diffusion per coordinate (block-diagonal methods only).
+    pub fn per_dimension(mut self, yes: bool) -> Self {
+        self.per_dimension = yes;
+        self
+    }
+    /// Keep the belief only at these times (sorted, inside the time span).
+    pub fn save_at(mut self, times: impl Into<Vec<f64>>) -> Self {
+        self.save_at = Some(times.into());
         self
     }
 
@@ -188,16 +227,60 @@ pub struct OdeFilter<'a, F: VectorField> {
     opts: Options,
     q: usize,
     d: usize,
-    prior: Arc<Iwp>,
-    kf: KalmanFilter,
+    engine: Engine,
+    t: f64,
     t_end: f64,
     h: f64,
     err_prev: f64,
     stats: Stats,
-    mahalanobis_sum: f64,
     stiff_run: usize,
     last_f: Option<(Array1<f64>, Array1<f64>)>,
+    x: Array1<f64>,
+    fx: Array1<f64>,
+    save_at: Vec<f64>,
+    saved: Vec<(f64, Gaussian)>,
+}
+
+/// The state algebra of one method.
+enum Engine {
+    Dense(DenseEngine),
+    Block(BlockEngine),
+}
+
+struct DenseEngine {
+    prior: Arc<Iwp>,
+    ek1: bool,
+    /// The running filter when every step is stored.
+    kf: Option<KalmanFilter>,
+    /// The current belief when only `save_at` times are kept.
+    state: SqrtGaussian,
     jac: Array2<f64>,
+    mahalanobis_sum: f64,
+    // The attempted step.
+    mpred: Array1<f64>,
+    hmat: Array2<f64>,
+    z: Array1<f64>,
+    sigma2: f64,
+    /// The diffusion used on the last accepted step.
+    sigma2_used: f64,
+}
+
+struct BlockEngine {
+    prior: Prior1d,
+    kind: Kind,
+    per_dimension: bool,
+    state: BlockState,
+    stored: Option<Vec<BlockState>>,
+    ws: Workspace,
+    /// Per block: `Σ r² / S` over steps (global calibration).
+    mahalanobis: Vec<f64>,
+    // The attempted step.
+    p: Vec<f64>,
+    mbar: Vec<f64>,
+    jdiag: Vec<f64>,
+    hqh: Vec<f64>,
+    sigma2: Vec<f64>,
+    fx: Vec<f64>,
 }
 
 impl<'a, F: VectorField> OdeFilter<'a, F> {
@@ -218,6 +301,12 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 value: t1,
                 reason: "must be > t0",
             });
+        }
+        if d == 0 {
+            return Err(pn_core::Error::Empty {
+                what: "state (d = 0)",
+            }
+            .into());
         }
         if x0.len() != d {
             return Err(pn_core::Error::ShapeMismatch {
@@ -261,9 +350,40 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             });
         }
         let q = opts.resolved_order();
-        let prior = Arc::new(Iwp::new(q, d)?);
+        if q == 0 {
+            return Err(Error::InvalidInput {
+                what: "order",
+                value: 0.0,
+                reason: "must be >= 1 (the filter observes x')",
+            });
+        }
+        if opts.per_dimension && matches!(opts.method, Method::Ek1 | Method::DenseEk0) {
+            return Err(Error::InvalidInput {
+                what: "per_dimension",
+                value: 1.0,
+                reason: "per-dimension diffusions need a block-diagonal method (ek0, diagonal-ek1)",
+            });
+        }
+        let save_at = match &opts.save_at {
+            None => Vec::new(),
+            Some(ts) => {
+                let mut prev = t0;
+                for &s in ts {
+                    if !(s.is_finite() && s >= prev && s <= t1) {
+                        return Err(Error::InvalidInput {
+                            what: "save_at",
+                            value: s,
+                            reason: "save_at times must be finite, sorted and inside the time span",
+                        });
+                    }
+                    prev = s;
+                }
+                ts.clone()
+            }
+        };
+        let storing = opts.save_at.is_none();
         let mut stats = Stats::default();
-        let init = initial_state(f, t0, x0, q, &mut stats)?;
+        let (init_mean, init_scale) = initial_mean(f, t0, x0, q, &mut stats)?;
         let h = match opts.steps {
             Steps::Fixed(h) => {
                 if !(h.is_finite() && h > 0.0) {
@@ -286,42 +406,124 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 h
             }
             Steps::Adaptive { initial: None } => {
-                let f0 = init.mean.slice(s![d..2 * d]).to_owned();
+                let f0 = init_mean.slice(s![d..2 * d]).to_owned();
                 initial_step(x0, f0.view(), opts.rtol, opts.atol, q)
             }
         };
-        let kf = KalmanFilter::new(prior.clone(), init, t0)?;
-        Ok(Self {
+        let n = (q + 1) * d;
+        let engine = match opts.method {
+            Method::Ek1 | Method::DenseEk0 => {
+                let prior = Arc::new(Iwp::new(q, d)?);
+                let mut chol = Array2::zeros((n, n));
+                if let Some(scale) = init_scale {
+                    for i in 2 * d..n {
+                        chol[[i, i]] = scale;
+                    }
+                }
+                let init = SqrtGaussian {
+                    mean: init_mean.clone(),
+                    chol,
+                };
+                let kf = if storing {
+                    Some(KalmanFilter::new(prior.clone(), init.clone(), t0)?)
+                } else {
+                    None
+                };
+                Engine::Dense(DenseEngine {
+                    prior,
+                    ek1: opts.method == Method::Ek1,
+                    kf,
+                    state: init,
+                    jac: Array2::zeros((d, d)),
+                    mahalanobis_sum: 0.0,
+                    mpred: Array1::zeros(n),
+                    hmat: Array2::zeros((d, n)),
+                    z: Array1::zeros(d),
+                    sigma2: 0.0,
+                    sigma2_used: 1.0,
+                })
+            }
+            Method::Ek0 | Method::DiagonalEk1 => {
+                let kind = if opts.method == Method::Ek0 {
+                    Kind::Ek0
+                } else {
+                    Kind::DiagonalEk1
+                };
+                let blocks = if kind == Kind::Ek0 && !opts.per_dimension {
+                    1
+                } else {
+                    d
+                };
+                let m = q + 1;
+                let mut chol = vec![0.0; blocks * m * m];
+                if let Some(scale) = init_scale {
+                    for b in 0..blocks {
+                        for k in 2..m {
+                            chol[b * m * m + k * m + k] = scale;
+                        }
+                    }
+                }
+                let state = BlockState {
+                    t: t0,
+                    mean: init_mean.to_vec(),
+                    chol,
+                    diffusion: vec![1.0; blocks],
+                };
+                Engine::Block(BlockEngine {
+                    prior: Prior1d::new(q)?,
+                    kind,
+                    per_dimension: opts.per_dimension,
+                    stored: storing.then(|| vec![state.clone()]),
+                    state,
+                    ws: Workspace::default(),
+                    mahalanobis: vec![0.0; blocks],
+                    p: vec![0.0; m],
+                    mbar: vec![0.0; n],
+                    jdiag: vec![0.0; d],
+                    hqh: vec![0.0; d],
+                    sigma2: vec![0.0; d],
+                    fx: vec![0.0; d],
+                })
+            }
+        };
+        let mut filter = Self {
             f,
             opts,
             q,
             d,
-            prior,
-            kf,
+            engine,
+            t: t0,
             t_end: t1,
             h: h.min(t1 - t0),
             err_prev: 1.0,
             stats,
-            mahalanobis_sum: 0.0,
             stiff_run: 0,
             last_f: None,
-            jac: Array2::zeros((d, d)),
-        })
+            x: Array1::zeros(d),
+            fx: Array1::zeros(d),
+            save_at,
+            saved: Vec::new(),
+        };
+        filter.save_between(t0, None)?;
+        Ok(filter)
     }
 
     /// The current time.
     pub fn time(&self) -> f64 {
-        self.kf.time()
+        self.t
     }
 
     /// Whether the end time has been reached.
     pub fn done(&self) -> bool {
-        self.kf.time() >= self.t_end
+        self.t >= self.t_end
     }
 
-    /// The current filtering belief over the full state `(x, x', …, x^{(q)})`.
-    pub fn state(&self) -> &SqrtGaussian {
-        self.kf.state()
+    /// The current filtering belief over `x(t)`.
+    pub fn state(&self) -> Result<Gaussian> {
+        match &self.engine {
+            Engine::Dense(e) => project(e.current(), self.d),
+            Engine::Block(e) => block_x_belief(&e.state, self.d, self.q + 1),
+        }
     }
 
     /// The work done so far.
@@ -331,15 +533,14 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
 
     /// Take one accepted step (retrying with smaller steps as needed).
     pub fn step(&mut self) -> Result<StepInfo> {
-        let d = self.d;
         let adaptive = matches!(self.opts.steps, Steps::Adaptive { .. });
         loop {
-            let t = self.kf.time();
+            let t = self.t;
             if self.stats.steps >= self.opts.max_steps {
                 return Err(Error::MaxSteps {
                     t,
                     steps: self.stats.steps,
-                    hint: if self.opts.method == Method::Ek0 {
+                    hint: if self.opts.method.is_ek0() {
                         " (if the problem is stiff, use the EK1)"
                     } else {
                         ""
@@ -348,74 +549,34 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             }
             let remaining = self.t_end - t;
             let mut h = self.h.min(remaining);
-            if remaining - h <= 1e-12 * remaining.abs().max(h) {
+            // Land on the end time instead of leaving a sliver of a step (a step of ~1e-15 would
+            // make the preconditioner h^{q+1/2} underflow towards 0).
+            if remaining - h <= 1e-8 * h {
                 h = remaining;
             }
             if h <= 16.0 * f64::EPSILON * t.abs().max(1.0) {
                 return Err(Error::StepSizeUnderflow { t, h });
             }
             let t_new = t + h;
-            let tr = self.prior.transition(h)?;
-            let state = self.kf.state();
-            let mpred = (tr.a.dot(&(&state.mean / &tr.precond))) * &tr.precond;
-            let x = mpred.slice(s![..d]).to_owned();
-            let mut fx = vec![0.0; d];
-            self.f.f(t_new, x.as_slice().expect("contiguous"), &mut fx);
-            self.stats.f_evals += 1;
-            if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
-                return Err(Error::NonFiniteField {
-                    t: t_new,
-                    component: i,
-                });
-            }
-            let fx = Array1::from(fx);
-            let z = &mpred.slice(s![d..2 * d]) - &fx;
-            // H = E₁ − J E₀ (EK1) or E₁ (EK0), in original coordinates.
-            let n = self.prior.state_dim();
-            let mut hmat = Array2::zeros((d, n));
-            for i in 0..d {
-                hmat[[i, d + i]] = 1.0;
-            }
-            if self.opts.method == Method::Ek1 {
-                self.f
-                    .jacobian(t_new, x.as_slice().expect("contiguous"), &mut self.jac);
-                self.stats.jac_evals += 1;
-                if let Some(i) = self.jac.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::NonFiniteField {
-                        t: t_new,
-                        component: i / d,
-                    });
-                }
-                hmat.slice_mut(s![.., ..d]).assign(&(-&self.jac));
-            }
-            // Local calibration and error estimate from H Q Hᵀ (unit diffusion).
-            let mut hbar = hmat.clone();
-            for (mut col, &p) in hbar.axis_iter_mut(Axis(1)).zip(tr.precond.iter()) {
-                col *= p;
-            }
-            let hl = hbar.dot(&tr.q_chol);
-            let sq = dense::cholesky_of_sum(&[hl.view()])?;
-            if let Some(i) = sq.diag().iter().position(|&v| v <= 0.0) {
-                return Err(pn_core::Error::NotPositiveDefinite { pivot: i }.into());
-            }
-            let w = dense::solve_triangular(
-                sq.view(),
-                z.view().insert_axis(Axis(1)),
-                Triangle::Lower,
-                false,
-            )?;
-            let sigma2 = w.iter().map(|v| v * v).sum::<f64>() / d as f64;
-            let sd = hl.map_axis(Axis(1), |r| r.dot(&r).sqrt());
-            let x_prev = state.mean.slice(s![..d]);
-            let err = {
-                let mut acc = 0.0;
-                for i in 0..d {
-                    let sc = self.opts.atol + self.opts.rtol * x_prev[i].abs().max(x[i].abs());
-                    // The residual lives in units of x'; h · (its std) is the local error in x.
-                    let e = h * sigma2.sqrt() * sd[i] / sc;
-                    acc += e * e;
-                }
-                (acc / d as f64).sqrt()
+            let (err, sigma2) = match &mut self.engine {
+                Engine::Dense(e) => e.attempt(
+                    self.f,
+                    &self.opts,
+                    t_new,
+                    h,
+                    &mut self.x,
+                    &mut self.fx,
+                    &mut self.stats,
+                )?,
+                Engine::Block(e) => e.attempt(
+                    self.f,
+                    &self.opts,
+                    t_new,
+                    h,
+                    &mut self.x,
+                    &mut self.fx,
+                    &mut self.stats,
+                )?,
             };
             if !err.is_finite() {
                 return Err(Error::NonFiniteField {
@@ -430,23 +591,21 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 continue;
             }
             // Accept.
-            if self.opts.method == Method::Ek0 {
-                self.check_stiffness(t_new, h, &x, &fx)?;
+            if self.opts.method.is_ek0() {
+                self.check_stiffness(t_new, h)?;
             }
-            let diffusion = match self.opts.calibration {
-                Calibration::Dynamic => sigma2.max(f64::MIN_POSITIVE),
-                Calibration::Global => 1.0,
-                Calibration::Fixed(s) => s,
+            let prev = match &self.engine {
+                Engine::Dense(e) if !self.save_at.is_empty() => Some(Prev::Dense(e.state.clone())),
+                Engine::Block(e) if !self.save_at.is_empty() => Some(Prev::Block(e.state.clone())),
+                _ => None,
             };
-            self.kf.predict_to_scaled(t_new, diffusion)?;
-            let y = hmat.dot(&mpred) - &z;
-            let obs = Observation {
-                h: hmat,
-                noise_chol: Array2::zeros((d, 0)),
-                y,
-            };
-            let info = self.kf.update(&obs)?;
-            self.mahalanobis_sum += info.mahalanobis_sq;
+            let calibration = self.opts.calibration;
+            match &mut self.engine {
+                Engine::Dense(e) => e.accept(t_new, h, calibration)?,
+                Engine::Block(e) => e.accept(t_new, calibration),
+            }
+            self.save_between(t_new, prev.map(|p| (t, p)))?;
+            self.t = t_new;
             self.stats.steps += 1;
             if adaptive {
                 let e = err.max(1e-10);
@@ -465,12 +624,42 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
         }
     }
 
+    /// Record the beliefs at the `save_at` times in `(t_prev, t_new]` (filtering beliefs: the
+    /// prediction from the previous step, or the updated belief at `t_new` itself).
+    fn save_between(&mut self, t_new: f64, prev: Option<(f64, Prev)>) -> Result<()> {
+        let d = self.d;
+        while let Some(&s) = self.save_at.get(self.saved.len()) {
+            if s > t_new {
+                break;
+            }
+            let belief = match &prev {
+                Some((tp, p)) if s < t_new => match (p, &self.engine) {
+                    (Prev::Dense(st), Engine::Dense(e)) => {
+                        let diffusion = e.last_diffusion();
+                        let tr = e.prior.transition(s - tp)?.scaled(diffusion);
+                        project(&pn_filter::kalman::predict(st, &tr)?, d)?
+                    }
+                    (Prev::Block(st), Engine::Block(e)) => {
+                        let mut ws = Workspace::default();
+                        let mid =
+                            predict_state(&e.prior, st, d, s - tp, &e.state.diffusion, &mut ws);
+                        block_x_belief(&mid, d, self.q + 1)?
+                    }
+                    _ => unreachable!("the engine does not change"),
+                },
+                _ => self.state()?,
+            };
+            self.saved.push((s, belief));
+        }
+        Ok(())
+    }
+
     /// Stiffness detection for the EK0: the Lipschitz estimate `ρ ≈ ‖Δf‖/‖Δx‖` along the
     /// solution times the step must not stay large for many steps.
-    fn check_stiffness(&mut self, t: f64, h: f64, x: &Array1<f64>, fx: &Array1<f64>) -> Result<()> {
+    fn check_stiffness(&mut self, t: f64, h: f64) -> Result<()> {
         if let Some((xp, fp)) = &self.last_f {
-            let dx = (x - xp).mapv(|v| v * v).sum().sqrt();
-            let df = (fx - fp).mapv(|v| v * v).sum().sqrt();
+            let dx = (&self.x - xp).mapv(|v| v * v).sum().sqrt();
+            let df = (&self.fx - fp).mapv(|v| v * v).sum().sqrt();
             if dx > 0.0 {
                 let stiffness = h * df / dx;
                 if stiffness > 5.0 {
@@ -483,36 +672,398 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 }
             }
         }
-        self.last_f = Some((x.clone(), fx.clone()));
+        self.last_f = Some((self.x.clone(), self.fx.clone()));
         Ok(())
     }
 
     /// Finish: apply the global calibration if chosen, smooth if asked, and return the
     /// solution.
     pub fn finish(self) -> Result<OdeSolution> {
-        let mut post = self.kf.finish();
-        let mut diffusion = None;
-        if self.opts.calibration == Calibration::Global && self.stats.steps > 0 {
-            let s2 =
-                (self.mahalanobis_sum / (self.stats.steps * self.d) as f64).max(f64::MIN_POSITIVE);
-            post.calibrate(s2)?;
-            diffusion = Some(s2);
-        }
-        let smoothed = if self.opts.smooth {
-            Some(post.smooth()?)
-        } else {
-            None
+        let steps = self.stats.steps;
+        let d = self.d;
+        let global = self.opts.calibration == Calibration::Global && steps > 0;
+        let mut global_diffusion = None;
+        let belief = match self.engine {
+            Engine::Dense(e) => {
+                let s2 = (e.mahalanobis_sum / (steps * d) as f64).max(f64::MIN_POSITIVE);
+                if global {
+                    global_diffusion = Some(vec![s2]);
+                }
+                match e.kf {
+                    Some(kf) => {
+                        let mut post = kf.finish();
+                        if global {
+                            post.calibrate(s2)?;
+                        }
+                        let smoothed = if self.opts.smooth {
+                            Some(post.smooth()?)
+                        } else {
+                            None
+                        };
+                        Belief::Dense { post, smoothed }
+                    }
+                    None => Belief::Saved(rescale_saved(self.saved, &[s2], global)?),
+                }
+            }
+            Engine::Block(e) => {
+                let blocks = e.mahalanobis.len();
+                let scale: Vec<f64> = if blocks == 1 {
+                    vec![(e.mahalanobis[0] / (steps * d) as f64).max(f64::MIN_POSITIVE)]
+                } else {
+                    e.mahalanobis
+                        .iter()
+                        .map(|m| (m / steps as f64).max(f64::MIN_POSITIVE))
+                        .collect()
+                };
+                // Global calibration with one diffusion for all blocks (diagonal EK1 without
+                // per-dimension diffusions): pool the blocks.
+                let scale = if blocks > 1 && !e.per_dimension {
+                    let pooled = e.mahalanobis.iter().sum::<f64>() / (steps * d) as f64;
+                    vec![pooled.max(f64::MIN_POSITIVE); blocks]
+                } else {
+                    scale
+                };
+                if global {
+                    global_diffusion = Some(scale.clone());
+                }
+                match e.stored {
+                    Some(filtered) => {
+                        let mut post = BlockPosterior {
+                            prior: e.prior,
+                            d,
+                            filtered,
+                            smoothed: None,
+                        };
+                        if global {
+                            post.calibrate(&scale);
+                        }
+                        if self.opts.smooth {
+                            post.smooth();
+                        }
+                        Belief::Block(post)
+                    }
+                    None => Belief::Saved(rescale_saved(self.saved, &scale, global)?),
+                }
+            }
         };
         Ok(OdeSolution {
-            d: self.d,
+            d,
             q: self.q,
             method: self.opts.method,
-            prior: self.prior,
-            posterior: post,
-            smoothed,
+            belief,
             stats: self.stats,
-            global_diffusion: diffusion,
+            global_diffusion,
         })
+    }
+}
+
+/// The state before an accepted step (to interpolate `save_at` times inside it).
+enum Prev {
+    Dense(SqrtGaussian),
+    Block(BlockState),
+}
+
+/// Apply a global calibration to the saved beliefs (one scale, or one per coordinate).
+fn rescale_saved(
+    saved: Vec<(f64, Gaussian)>,
+    scale: &[f64],
+    global: bool,
+) -> Result<Vec<(f64, Gaussian)>> {
+    if !global {
+        return Ok(saved);
+    }
+    saved
+        .into_iter()
+        .map(|(t, g)| {
+            let d = g.dim();
+            let s = Array1::from_shape_fn(d, |j| scale[j.min(scale.len() - 1)].sqrt());
+            let cov = g.cov_dense();
+            let scaled = Array2::from_shape_fn((d, d), |(i, j)| cov[[i, j]] * s[i] * s[j]);
+            Ok((
+                t,
+                Gaussian::new(g.mean().to_owned(), Covariance::dense(scaled)?)?,
+            ))
+        })
+        .collect()
+}
+
+impl DenseEngine {
+    fn current(&self) -> &SqrtGaussian {
+        match &self.kf {
+            Some(kf) => kf.state(),
+            None => &self.state,
+        }
+    }
+
+    fn last_diffusion(&self) -> f64 {
+        self.sigma2_used
+    }
+
+    /// Predict the mean, evaluate the field, and return the scaled error estimate and `σ̂²`.
+    #[allow(clippy::too_many_arguments)]
+    fn attempt<F: VectorField>(
+        &mut self,
+        f: &F,
+        opts: &Options,
+        t_new: f64,
+        h: f64,
+        x: &mut Array1<f64>,
+        fx: &mut Array1<f64>,
+        stats: &mut Stats,
+    ) -> Result<(f64, f64)> {
+        let d = x.len();
+        let tr = self.prior.transition(h)?;
+        let x_prev = self.current().mean.slice(s![..d]).to_owned();
+        self.mpred = (tr.a.dot(&(&self.current().mean / &tr.precond))) * &tr.precond;
+        x.assign(&self.mpred.slice(s![..d]));
+        f.f(
+            t_new,
+            x.as_slice().expect("contiguous"),
+            fx.as_slice_mut().expect("contiguous"),
+        );
+        stats.f_evals += 1;
+        if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteField {
+                t: t_new,
+                component: i,
+            });
+        }
+        self.z = &self.mpred.slice(s![d..2 * d]) - &*fx;
+        // H = E₁ − J E₀ (EK1) or E₁ (EK0), in original coordinates.
+        let n = self.prior.state_dim();
+        let mut hmat = Array2::zeros((d, n));
+        for i in 0..d {
+            hmat[[i, d + i]] = 1.0;
+        }
+        if self.ek1 {
+            f.jacobian(t_new, x.as_slice().expect("contiguous"), &mut self.jac);
+            stats.jac_evals += 1;
+            if let Some(i) = self.jac.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFiniteField {
+                    t: t_new,
+                    component: i / d,
+                });
+            }
+            hmat.slice_mut(s![.., ..d]).assign(&(-&self.jac));
+        }
+        // Local calibration and error estimate from H Q Hᵀ (unit diffusion).
+        let mut hbar = hmat.clone();
+        for (mut col, &p) in hbar.axis_iter_mut(Axis(1)).zip(tr.precond.iter()) {
+            col *= p;
+        }
+        let hl = hbar.dot(&tr.q_chol);
+        let sq = dense::cholesky_of_sum(&[hl.view()])?;
+        if let Some(i) = sq.diag().iter().position(|&v| v <= 0.0) {
+            return Err(pn_core::Error::NotPositiveDefinite { pivot: i }.into());
+        }
+        let w = dense::solve_triangular(
+            sq.view(),
+            self.z.view().insert_axis(Axis(1)),
+            Triangle::Lower,
+            false,
+        )?;
+        let sigma2 = w.iter().map(|v| v * v).sum::<f64>() / d as f64;
+        let sd = hl.map_axis(Axis(1), |r| r.dot(&r).sqrt());
+        let mut acc = 0.0;
+        for i in 0..d {
+            let sc = opts.atol + opts.rtol * x_prev[i].abs().max(x[i].abs());
+            // The residual lives in units of x'; h · (its std) is the local error in x.
+            let e = h * sigma2.sqrt() * sd[i] / sc;
+            acc += e * e;
+        }
+        self.hmat = hmat;
+        self.sigma2 = sigma2;
+        Ok(((acc / d as f64).sqrt(), sigma2))
+    }
+
+    fn accept(&mut self, t_new: f64, h: f64, calibration: Calibration) -> Result<()> {
+        let diffusion = match calibration {
+            Calibration::Dynamic => self.sigma2.max(f64::MIN_POSITIVE),
+            Calibration::Global => 1.0,
+            Calibration::Fixed(s) => s,
+        };
+        self.sigma2_used = diffusion;
+        let d = self.z.len();
+        let y = self.hmat.dot(&self.mpred) - &self.z;
+        let obs = Observation {
+            h: std::mem::take(&mut self.hmat),
+            noise_chol: Array2::zeros((d, 0)),
+            y,
+        };
+        let info = match &mut self.kf {
+            Some(kf) => {
+                kf.predict_to_scaled(t_new, diffusion)?;
+                kf.update(&obs)?
+            }
+            None => {
+                let tr = self.prior.transition(h)?.scaled(diffusion);
+                let pred = pn_filter::kalman::predict(&self.state, &tr)?;
+                let (post, info) = pn_filter::kalman::update(&pred, &obs, &tr.precond)?;
+                self.state = post;
+                info
+            }
+        };
+        self.mahalanobis_sum += info.mahalanobis_sq;
+        Ok(())
+    }
+}
+
+impl BlockEngine {
+    /// Predict the mean, evaluate the field (and the Jacobian's diagonal), and return the scaled
+    /// error estimate and the mean local diffusion `σ̂²`.
+    #[allow(clippy::too_many_arguments)]
+    fn attempt<F: VectorField>(
+        &mut self,
+        f: &F,
+        opts: &Options,
+        t_new: f64,
+        h: f64,
+        x: &mut Array1<f64>,
+        fx: &mut Array1<f64>,
+        stats: &mut Stats,
+    ) -> Result<(f64, f64)> {
+        let d = x.len();
+        let n = self.prior.n;
+        self.prior.precond(h, &mut self.p);
+        let p = &self.p;
+        let a = self.prior.a();
+        let m = &self.state.mean;
+        for i in 0..n {
+            for j in 0..d {
+                let mut v = 0.0;
+                for l in i..n {
+                    v += a[i * n + l] * m[l * d + j] / p[l];
+                }
+                self.mbar[i * d + j] = v;
+            }
+        }
+        for j in 0..d {
+            x[j] = self.mbar[j] * p[0];
+        }
+        f.f(
+            t_new,
+            x.as_slice().expect("contiguous"),
+            fx.as_slice_mut().expect("contiguous"),
+        );
+        stats.f_evals += 1;
+        if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteField {
+                t: t_new,
+                component: i,
+            });
+        }
+        self.fx.clear();
+        self.fx.extend(fx.iter());
+        if self.kind == Kind::DiagonalEk1 {
+            f.jacobian_diagonal(t_new, x.as_slice().expect("contiguous"), &mut self.jdiag);
+            stats.jac_evals += 1;
+            if let Some(i) = self.jdiag.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFiniteField {
+                    t: t_new,
+                    component: i,
+                });
+            }
+        }
+        let mut hb = vec![0.0; n];
+        let mut mean_sigma2 = 0.0;
+        for j in 0..d {
+            self.hb(j, &mut hb);
+            let s = self.prior.hqh(&hb);
+            let z = self.mbar[d + j] * p[1] - fx[j];
+            self.hqh[j] = s;
+            self.sigma2[j] = z * z / s;
+            mean_sigma2 += self.sigma2[j] / d as f64;
+        }
+        let x_prev = &self.state.mean[..d];
+        let mut acc = 0.0;
+        for j in 0..d {
+            let sc = opts.atol + opts.rtol * x_prev[j].abs().max(x[j].abs());
+            let s2 = if self.per_dimension {
+                self.sigma2[j]
+            } else {
+                mean_sigma2
+            };
+            let e = h * (s2 * self.hqh[j]).sqrt() / sc;
+            acc += e * e;
+        }
+        Ok(((acc / d as f64).sqrt(), mean_sigma2))
+    }
+
+    /// The observation row of coordinate `j` in preconditioned coordinates.
+    fn hb(&self, j: usize, hb: &mut [f64]) {
+        hb.fill(0.0);
+        hb[1] = self.p[1];
+        if self.kind == Kind::DiagonalEk1 {
+            hb[0] = -self.jdiag[j] * self.p[0];
+        }
+    }
+
+    fn accept(&mut self, t_new: f64, calibration: Calibration) {
+        let d = self.jdiag.len();
+        let n = self.prior.n;
+        let blocks = self.mahalanobis.len();
+        let mean_sigma2 = self.sigma2.iter().sum::<f64>() / d as f64;
+        let diffusion: Vec<f64> = (0..blocks)
+            .map(|b| match calibration {
+                Calibration::Dynamic if self.per_dimension => self.sigma2[b],
+                Calibration::Dynamic => mean_sigma2,
+                Calibration::Global => 1.0,
+                Calibration::Fixed(s) => s,
+            })
+            .map(|v| v.max(f64::MIN_POSITIVE))
+            .collect();
+        let p = self.p.clone();
+        let mut chol = vec![0.0; blocks * n * n];
+        for b in 0..blocks {
+            self.prior.predict_block(
+                &p,
+                &self.state.chol[b * n * n..(b + 1) * n * n],
+                diffusion[b].sqrt(),
+                &mut self.ws,
+                &mut chol[b * n * n..(b + 1) * n * n],
+            );
+        }
+        let mut hb = vec![0.0; n];
+        let mut mb = vec![0.0; n];
+        let mut gain = None;
+        for j in 0..d {
+            let b = if blocks == 1 { 0 } else { j };
+            self.hb(j, &mut hb);
+            if blocks > 1 || j == 0 {
+                gain = Some(condition_factor(&hb, &mut chol[b * n * n..(b + 1) * n * n]));
+            }
+            let g = gain.as_ref().expect("set for j = 0");
+            for i in 0..n {
+                mb[i] = self.mbar[i * d + j];
+            }
+            // y = f(x̂) − Jⱼⱼ x̂ⱼ (diagonal EK1) or f(x̂) (EK0), with x̂ⱼ = m̄⁻₀ p₀.
+            let y = if self.kind == Kind::DiagonalEk1 {
+                self.fx[j] - self.jdiag[j] * mb[0] * p[0]
+            } else {
+                self.fx[j]
+            };
+            let r = condition_mean(&hb, y, &mut mb, g);
+            if g.s > 0.0 {
+                self.mahalanobis[b] += r * r / g.s;
+            }
+            for i in 0..n {
+                self.state.mean[i * d + j] = mb[i] * p[i];
+            }
+        }
+        for b in 0..blocks {
+            let lb = &mut chol[b * n * n..(b + 1) * n * n];
+            for i in 0..n {
+                for c in 0..n {
+                    lb[i * n + c] *= p[i];
+                }
+            }
+        }
+        self.state.chol = chol;
+        self.state.t = t_new;
+        self.state.diffusion = diffusion;
+        if let Some(stored) = &mut self.stored {
+            stored.push(self.state.clone());
+        }
     }
 }
 
@@ -528,20 +1079,20 @@ fn check_finite(what: &'static str, v: f64) -> Result<()> {
     }
 }
 
-/// The initial belief: exact Taylor coefficients when the field provides them (zero
-/// covariance); otherwise `x₀` and `f(t₀, x₀)` exactly and the higher derivatives unknown with a
-/// variance scaled to the problem.
-fn initial_state<F: VectorField>(
+/// The initial mean `(x₀, x₀', …, x₀^{(q)})` (derivative-major) and, when the higher derivatives
+/// are not known exactly, the standard deviation to give derivatives `2…q`: exact Taylor
+/// coefficients when the field provides them (zero covariance); otherwise `x₀` and `f(t₀, x₀)`
+/// exactly and the higher derivatives unknown with a standard deviation scaled to the problem.
+fn initial_mean<F: VectorField>(
     f: &F,
     t0: f64,
     x0: ArrayView1<'_, f64>,
     q: usize,
     stats: &mut Stats,
-) -> Result<SqrtGaussian> {
+) -> Result<(Array1<f64>, Option<f64>)> {
     let d = x0.len();
     let n = (q + 1) * d;
     let mut mean = Array1::zeros(n);
-    let mut chol = Array2::zeros((n, n));
     if let Some(coeffs) = f.taylor(t0, x0, q) {
         stats.f_evals += q;
         for (k, c) in coeffs.iter().enumerate() {
@@ -553,25 +1104,22 @@ fn initial_state<F: VectorField>(
             }
             mean.slice_mut(s![k * d..(k + 1) * d]).assign(c);
         }
-    } else {
-        let mut fx = vec![0.0; d];
-        f.f(t0, x0.as_slice().unwrap_or(&x0.to_vec()), &mut fx);
-        stats.f_evals += 1;
-        if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteField {
-                t: t0,
-                component: i,
-            });
-        }
-        mean.slice_mut(s![..d]).assign(&x0);
-        mean.slice_mut(s![d..2 * d])
-            .assign(&Array1::from(fx.clone()));
-        let scale = fx.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        for i in 2 * d..n {
-            chol[[i, i]] = scale;
-        }
+        return Ok((mean, None));
     }
-    Ok(SqrtGaussian { mean, chol })
+    let mut fx = vec![0.0; d];
+    f.f(t0, x0.as_slice().unwrap_or(&x0.to_vec()), &mut fx);
+    stats.f_evals += 1;
+    if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteField {
+            t: t0,
+            component: i,
+        });
+    }
+    mean.slice_mut(s![..d]).assign(&x0);
+    mean.slice_mut(s![d..2 * d])
+        .assign(&Array1::from(fx.clone()));
+    let scale = fx.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    Ok((mean, Some(scale)))
 }
 
 /// Hairer's first step guess, scaled for a method of order `q`.
@@ -601,22 +1149,55 @@ fn initial_step(
     h0 * (q as f64).max(1.0).sqrt()
 }
 
-/// The result of an ODE solve: a Gauss–Markov posterior over the whole trajectory.
+/// The belief over `x` in a dense state (its first `d` coordinates).
+fn project(b: &SqrtGaussian, d: usize) -> Result<Gaussian> {
+    let rows = b.chol.slice(s![..d, ..]).to_owned();
+    let l = dense::cholesky_of_sum(&[rows.view()])?;
+    Ok(Gaussian::new(
+        b.mean.slice(s![..d]).to_owned(),
+        Covariance::cholesky_factor(l)?,
+    )?)
+}
+
+/// The belief over `x` in a block state: independent coordinates.
+fn block_x_belief(st: &BlockState, d: usize, n: usize) -> Result<Gaussian> {
+    let mean = Array1::from_iter(st.mean[..d].iter().copied());
+    let var = Array1::from_iter((0..d).map(|j| st.var(0, j, n)));
+    Ok(Gaussian::new(mean, Covariance::diagonal(var)?)?)
+}
+
+/// What an [`OdeSolution`] holds.
+enum Belief {
+    /// Every step, dense covariances.
+    Dense {
+        post: FilterPosterior,
+        smoothed: Option<SmoothPosterior>,
+    },
+    /// Every step, block-diagonal covariances.
+    Block(BlockPosterior),
+    /// Only the `save_at` times (filtering beliefs over `x`).
+    Saved(Vec<(f64, Gaussian)>),
+}
+
+/// The result of an ODE solve: a Gauss–Markov posterior over the whole trajectory (or, with
+/// `save_at`, the beliefs at the requested times).
 pub struct OdeSolution {
     d: usize,
     q: usize,
     method: Method,
-    prior: Arc<Iwp>,
-    posterior: FilterPosterior,
-    smoothed: Option<SmoothPosterior>,
+    belief: Belief,
     stats: Stats,
-    global_diffusion: Option<f64>,
+    global_diffusion: Option<Vec<f64>>,
 }
 
 impl OdeSolution {
-    /// The step times (including `t₀` and `t₁`).
-    pub fn times(&self) -> &[f64] {
-        self.posterior.times()
+    /// The times of the beliefs: every step (including `t₀` and `t₁`), or the `save_at` times.
+    pub fn times(&self) -> Vec<f64> {
+        match &self.belief {
+            Belief::Dense { post, .. } => post.times().to_vec(),
+            Belief::Block(b) => b.filtered.iter().map(|s| s.t).collect(),
+            Belief::Saved(s) => s.iter().map(|(t, _)| *t).collect(),
+        }
     }
 
     /// The method used.
@@ -634,86 +1215,138 @@ impl OdeSolution {
         self.stats
     }
 
-    /// The global diffusion estimate, if global calibration was used.
-    pub fn global_diffusion(&self) -> Option<f64> {
-        self.global_diffusion
+    /// The global diffusion estimate(s), if global calibration was used: one value, or one per
+    /// coordinate with per-dimension diffusions.
+    pub fn global_diffusion(&self) -> Option<&[f64]> {
+        self.global_diffusion.as_deref()
     }
 
-    /// The filtering posterior (beliefs given the information up to each step).
-    pub fn filter_posterior(&self) -> &FilterPosterior {
-        &self.posterior
-    }
-
-    /// The smoothing posterior, if it was computed.
-    pub fn smooth_posterior(&self) -> Option<&SmoothPosterior> {
-        self.smoothed.as_ref()
-    }
-
-    fn marginals(&self) -> &[SqrtGaussian] {
-        match &self.smoothed {
-            Some(s) => s.marginals(),
-            None => self.posterior.filtered(),
+    /// The dense filtering posterior over the full state (EK1 and dense EK0, all steps stored).
+    pub fn filter_posterior(&self) -> Option<&FilterPosterior> {
+        match &self.belief {
+            Belief::Dense { post, .. } => Some(post),
+            _ => None,
         }
     }
 
-    /// Means of `x` at the steps (`steps × d`; smoothed if available, else filtered).
-    pub fn mean(&self) -> Array2<f64> {
-        let m = self.marginals();
-        Array2::from_shape_fn((m.len(), self.d), |(k, i)| m[k].mean[i])
+    /// The dense smoothing posterior, if it was computed.
+    pub fn smooth_posterior(&self) -> Option<&SmoothPosterior> {
+        match &self.belief {
+            Belief::Dense { smoothed, .. } => smoothed.as_ref(),
+            _ => None,
+        }
     }
 
-    /// Standard deviations of `x` at the steps (`steps × d`).
+    /// Means of `x` at [`times`](Self::times) (`len × d`; smoothed if available, else filtered).
+    pub fn mean(&self) -> Array2<f64> {
+        let d = self.d;
+        match &self.belief {
+            Belief::Dense { post, smoothed } => {
+                let m = dense_marginals(post, smoothed.as_ref());
+                Array2::from_shape_fn((m.len(), d), |(k, i)| m[k].mean[i])
+            }
+            Belief::Block(b) => b.mean_x(),
+            Belief::Saved(s) => Array2::from_shape_fn((s.len(), d), |(k, i)| s[k].1.mean()[i]),
+        }
+    }
+
+    /// Standard deviations of `x` at [`times`](Self::times) (`len × d`).
     pub fn std(&self) -> Array2<f64> {
-        let m = self.marginals();
-        let mut out = Array2::zeros((m.len(), self.d));
-        for (k, b) in m.iter().enumerate() {
-            for i in 0..self.d {
-                let r = b.chol.row(i);
-                out[[k, i]] = r.dot(&r).sqrt();
+        let d = self.d;
+        match &self.belief {
+            Belief::Dense { post, smoothed } => {
+                let m = dense_marginals(post, smoothed.as_ref());
+                let mut out = Array2::zeros((m.len(), d));
+                for (k, b) in m.iter().enumerate() {
+                    for i in 0..d {
+                        let r = b.chol.row(i);
+                        out[[k, i]] = r.dot(&r).sqrt();
+                    }
+                }
+                out
+            }
+            Belief::Block(b) => b.std_x(),
+            Belief::Saved(s) => {
+                let mut out = Array2::zeros((s.len(), d));
+                for (k, (_, g)) in s.iter().enumerate() {
+                    out.row_mut(k).assign(&g.std());
+                }
+                out
             }
         }
-        out
     }
 
     /// The belief over `x(t)` at any `t` in the span (dense output through the smoothing
-    /// posterior, or the filtering one if smoothing was off).
+    /// posterior, or the filtering one if smoothing was off). With `save_at`, only the saved
+    /// times are available.
     pub fn at(&self, t: f64) -> Result<Gaussian> {
-        let b = match &self.smoothed {
-            Some(s) => s.at(t)?,
-            None => self.posterior.at(t)?,
-        };
-        self.project(&b)
+        match &self.belief {
+            Belief::Dense { post, smoothed } => {
+                let b = match smoothed {
+                    Some(s) => s.at(t)?,
+                    None => post.at(t)?,
+                };
+                project(&b, self.d)
+            }
+            Belief::Block(b) => block_x_belief(&b.at(t)?, self.d, self.q + 1),
+            Belief::Saved(s) => s
+                .iter()
+                .find(|(ts, _)| (ts - t).abs() <= 1e-12 * t.abs().max(1.0))
+                .map(|(_, g)| g.clone())
+                .ok_or(Error::InvalidInput {
+                    what: "t",
+                    value: t,
+                    reason: "not a save_at time (dense output needs every step: solve without save_at)",
+                }),
+        }
     }
 
-    /// The belief over `x(t₁)` at the end.
+    /// The belief over `x(t₁)` at the end (with `save_at`: at the last saved time).
     pub fn final_belief(&self) -> Result<Gaussian> {
-        let m = self.marginals();
-        self.project(&m[m.len() - 1])
+        match &self.belief {
+            Belief::Dense { post, smoothed } => {
+                let m = dense_marginals(post, smoothed.as_ref());
+                project(&m[m.len() - 1], self.d)
+            }
+            Belief::Block(b) => {
+                let m = b.marginals();
+                block_x_belief(&m[m.len() - 1], self.d, self.q + 1)
+            }
+            Belief::Saved(s) => s.last().map(|(_, g)| g.clone()).ok_or(Error::InvalidInput {
+                what: "save_at",
+                value: 0.0,
+                reason: "no save_at times were given",
+            }),
+        }
     }
 
-    fn project(&self, b: &SqrtGaussian) -> Result<Gaussian> {
+    /// `n` joint draws of the trajectory of `x` at the step times (each `steps × d`). Needs every
+    /// step stored (not available with `save_at`).
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, n: usize) -> Result<Vec<Array2<f64>>> {
         let d = self.d;
-        let rows = b.chol.slice(s![..d, ..]).to_owned();
-        let l = dense::cholesky_of_sum(&[rows.view()])?;
-        Ok(Gaussian::new(
-            b.mean.slice(s![..d]).to_owned(),
-            Covariance::cholesky_factor(l)?,
-        )?)
+        match &self.belief {
+            Belief::Dense { post, .. } => Ok(post
+                .sample(rng, n)
+                .into_iter()
+                .map(|s| s.slice(s![.., ..d]).to_owned())
+                .collect()),
+            Belief::Block(b) => Ok(b.sample(rng, n)),
+            Belief::Saved(_) => Err(Error::InvalidInput {
+                what: "save_at",
+                value: 0.0,
+                reason: "trajectory samples need every step: solve without save_at",
+            }),
+        }
     }
+}
 
-    /// `n` joint draws of the trajectory of `x` at the step times (each `steps × d`).
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, n: usize) -> Vec<Array2<f64>> {
-        let d = self.d;
-        self.posterior
-            .sample(rng, n)
-            .into_iter()
-            .map(|s| s.slice(s![.., ..d]).to_owned())
-            .collect()
-    }
-
-    /// The prior used.
-    pub fn prior(&self) -> &Iwp {
-        &self.prior
+fn dense_marginals<'a>(
+    post: &'a FilterPosterior,
+    smoothed: Option<&'a SmoothPosterior>,
+) -> &'a [SqrtGaussian] {
+    match smoothed {
+        Some(s) => s.marginals(),
+        None => post.filtered(),
     }
 }
 
