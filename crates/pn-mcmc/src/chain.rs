@@ -69,8 +69,9 @@ pub struct Progress {
 pub enum Control {
     /// Go on.
     Continue,
-    /// Stop all chains after their current iteration; the fit keeps the draws made so far
-    /// (the shortest chain sets the length).
+    /// Stop the chain that reported this progress after its current iteration; the fit keeps
+    /// the draws made so far (the shortest chain sets the length). Other chains go on until
+    /// the observer stops them too, so the result does not depend on thread scheduling.
     Stop,
 }
 
@@ -145,6 +146,50 @@ pub(crate) fn validate(d: usize, run: &RunOptions) -> Result<()> {
     Ok(())
 }
 
+fn bad(name: &'static str, reason: String) -> Error {
+    Error::InvalidOption { name, reason }
+}
+
+/// Checks the sampler's options.
+pub(crate) fn validate_sampler(sampler: &Sampler) -> Result<()> {
+    let adapt = |a: &crate::options::AdaptOptions| -> Result<()> {
+        if !(a.target_accept > 0.0 && a.target_accept < 1.0) {
+            return Err(bad(
+                "target_accept",
+                format!("must be in (0, 1), got {}", a.target_accept),
+            ));
+        }
+        pn_core::validate::positive("gamma", a.gamma)?;
+        pn_core::validate::positive("kappa", a.kappa)?;
+        pn_core::validate::non_negative("t0", a.t0)?;
+        pn_core::validate::positive("init_step_size", a.init_step_size)?;
+        Ok(())
+    };
+    match sampler {
+        Sampler::Nuts(o) => {
+            if o.max_depth == 0 {
+                return Err(bad("max_depth", "must be at least 1".into()));
+            }
+            pn_core::validate::positive("max_energy_error", o.max_energy_error)?;
+            adapt(&o.adapt)
+        }
+        Sampler::Hmc(o) => {
+            if o.n_steps == 0 {
+                return Err(bad("n_steps", "must be at least 1".into()));
+            }
+            if !(0.0..1.0).contains(&o.jitter) {
+                return Err(bad(
+                    "jitter",
+                    format!("must be in [0, 1), got {}", o.jitter),
+                ));
+            }
+            pn_core::validate::positive("max_energy_error", o.max_energy_error)?;
+            adapt(&o.adapt)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The initial point of `chain`: given, or uniform on `(−r, r)ᵈ` until the density (and, if
 /// `grad`, the gradient) is finite.
 pub(crate) fn initial_point<T: LogDensity + ?Sized>(
@@ -215,21 +260,16 @@ pub(crate) fn run_chain<O>(
     run: &RunOptions,
     chain: usize,
     observer: &O,
-    stop: &std::sync::atomic::AtomicBool,
 ) -> Result<ChainOutput>
 where
     O: Fn(&Progress) -> Control + Sync,
 {
-    use std::sync::atomic::Ordering;
     let total = run.warmup + run.draws * run.thin;
     let mut draws = Vec::with_capacity(run.draws);
     let mut infos = Vec::with_capacity(run.draws);
     let mut stats = ChainStats::default();
     let mut divergences = 0;
     for it in 0..total {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
         let warm = it < run.warmup;
         if it == run.warmup {
             kernel.end_warmup();
@@ -252,7 +292,7 @@ where
             divergences,
         };
         if observer(&progress) == Control::Stop {
-            stop.store(true, Ordering::Relaxed);
+            break;
         }
     }
     if run.warmup == total {
@@ -360,6 +400,7 @@ where
 {
     let d = target.dim();
     validate(d, run)?;
+    validate_sampler(sampler)?;
     if sampler.needs_gradient() && !target.has_gradient() {
         return Err(Error::GradientRequired {
             sampler: sampler.name(),
@@ -368,7 +409,6 @@ where
     if let Sampler::Ensemble(o) = sampler {
         return crate::ensemble::run(target, o, run, observer);
     }
-    let stop = std::sync::atomic::AtomicBool::new(false);
     let outputs: Vec<Result<ChainOutput>> = (0..run.chains)
         .into_par_iter()
         .map(|c| {
@@ -393,6 +433,7 @@ where
                     Trajectory::Static {
                         n_steps: o.n_steps,
                         max_energy_error: o.max_energy_error,
+                        jitter: o.jitter,
                     },
                     &o.adapt,
                     run.warmup,
@@ -403,7 +444,7 @@ where
                 Sampler::Slice(o) => Box::new(crate::slice::SliceKernel::new(target, &q0, o, c)?),
                 Sampler::Ensemble(_) => unreachable!("handled above"),
             };
-            run_chain(kernel.as_mut(), &mut rng, run, c, observer, &stop)
+            run_chain(kernel.as_mut(), &mut rng, run, c, observer)
         })
         .collect();
     let outputs = outputs.into_iter().collect::<Result<Vec<_>>>()?;

@@ -135,7 +135,6 @@ pub fn sample_elliptical<L: LogDensity + ?Sized>(
         pivot: 0,
     }))?;
     let mean_v = mean.to_vec();
-    let stop = std::sync::atomic::AtomicBool::new(false);
     let observer = |_: &Progress| Control::Continue;
     let outputs: Vec<Result<ChainOutput>> = (0..run.chains)
         .into_par_iter()
@@ -188,7 +187,7 @@ pub fn sample_elliptical<L: LogDensity + ?Sized>(
                     }
                 }
             }
-            run_chain(&mut k, &mut rng, run, c, &observer, &stop)
+            run_chain(&mut k, &mut rng, run, c, &observer)
         })
         .collect();
     let outputs = outputs.into_iter().collect::<Result<Vec<_>>>()?;

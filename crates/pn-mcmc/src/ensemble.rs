@@ -54,10 +54,9 @@ where
         });
     }
     let k = walkers(d, o);
-    let stop = std::sync::atomic::AtomicBool::new(false);
     let per: Vec<Result<Vec<ChainOutput>>> = (0..run.chains)
         .into_par_iter()
-        .map(|c| run_ensemble(target, o, run, c, k, observer, &stop))
+        .map(|c| run_ensemble(target, o, run, c, k, observer))
         .collect();
     let mut outputs = Vec::with_capacity(run.chains * k);
     for p in per {
@@ -73,13 +72,11 @@ fn run_ensemble<T, O>(
     c: usize,
     k: usize,
     observer: &O,
-    stop: &std::sync::atomic::AtomicBool,
 ) -> Result<Vec<ChainOutput>>
 where
     T: LogDensity + ?Sized,
     O: Fn(&Progress) -> Control + Sync,
 {
-    use std::sync::atomic::Ordering;
     let d = target.dim();
     let mut rng = chain_rng(run.seed, c);
     let mut counters = Counters::default();
@@ -124,9 +121,6 @@ where
     let half = k / 2;
     let mut accept = vec![0.0; k];
     for it in 0..total {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
         for (lo, hi, other) in [(0, half, half..k), (half, k, 0..half)] {
             for w in lo..hi {
                 let j = rng.random_range(other.clone());
@@ -170,7 +164,7 @@ where
             divergences: 0,
         };
         if observer(&progress) == Control::Stop {
-            stop.store(true, Ordering::Relaxed);
+            break;
         }
     }
     // Evaluations are shared by the ensemble; they are reported on its first walker.

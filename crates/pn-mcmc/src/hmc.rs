@@ -348,6 +348,7 @@ pub(crate) enum Trajectory {
     Static {
         n_steps: usize,
         max_energy_error: f64,
+        jitter: f64,
     },
 }
 
@@ -720,13 +721,15 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         &mut self,
         rng: &mut R,
         n_steps: usize,
+        jitter: f64,
     ) -> Result<StepInfo> {
         let mut z = self.z.clone();
+        let u: f64 = rng.random();
         self.metric.sample_momentum(rng, &mut z.p);
         self.metric.velocity(&z.p, &mut z.v);
         let h0 = z.hamiltonian();
         let mut divergent = false;
-        let eps = self.eps;
+        let eps = self.eps * (1.0 + jitter * (2.0 * u - 1.0));
         let mut taken = 0;
         for _ in 0..n_steps {
             self.leapfrog(&mut z, eps)?;
@@ -762,7 +765,9 @@ impl<T: LogDensity + ?Sized> Kernel for HmcKernel<'_, T> {
     fn step(&mut self, rng: &mut dyn rand::RngCore, warmup: bool) -> Result<StepInfo> {
         let info = match self.traj {
             Trajectory::Nuts { max_depth, .. } => self.nuts_transition(rng, max_depth)?,
-            Trajectory::Static { n_steps, .. } => self.static_transition(rng, n_steps)?,
+            Trajectory::Static {
+                n_steps, jitter, ..
+            } => self.static_transition(rng, n_steps, jitter)?,
         };
         if warmup {
             self.eps = self.da.learn(info.accept_stat);

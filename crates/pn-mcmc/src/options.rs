@@ -144,6 +144,9 @@ pub struct HmcOptions {
     pub n_steps: usize,
     /// Energy error above which a trajectory is divergent (1000).
     pub max_energy_error: f64,
+    /// Step-size jitter `j` (0.2): each transition uses `ε (1 + j (2u − 1))`, `u ~ U(0, 1)`,
+    /// which breaks the resonances of a fixed trajectory length (Neal 2011, §5.4.2.2).
+    pub jitter: f64,
     /// Warm-up settings (target acceptance 0.8 by default; static HMC is often tuned to 0.65).
     pub adapt: AdaptOptions,
 }
@@ -152,6 +155,7 @@ impl Default for HmcOptions {
     fn default() -> Self {
         Self {
             n_steps: 20,
+            jitter: 0.2,
             max_energy_error: 1000.0,
             adapt: AdaptOptions::default(),
         }
@@ -162,6 +166,11 @@ impl HmcOptions {
     /// Sets the number of leapfrog steps.
     pub fn n_steps(mut self, v: usize) -> Self {
         self.n_steps = v;
+        self
+    }
+    /// Sets the step-size jitter (in `[0, 1)`).
+    pub fn jitter(mut self, j: f64) -> Self {
+        self.jitter = j;
         self
     }
     /// Replaces the warm-up settings.

@@ -1,4 +1,4 @@
-//! Runs a catalogue model and prints the summary: `cargo run --release -p pn-mcmc --example mcmc_smoke -- banana nuts`.
+//! Runs a catalogue model and prints the summary: `cargo run --release -p pn-mcmc --example catalogue -- banana nuts`.
 use pn_mcmc::{
     EnsembleOptions, HmcOptions, NutsOptions, RunOptions, RwmOptions, Sampler, SliceOptions,
     models, sample,
