@@ -55,6 +55,7 @@ pub mod fit;
 pub mod gp;
 pub mod iterative;
 pub mod itergp;
+pub mod probabilistic;
 pub mod state_space;
 
 pub use error::{Error, Result};
