@@ -71,7 +71,7 @@ fn run(
         n_test: ys.len(),
         rmse,
         nlpd,
-        lml: post.log_marginal_likelihood(),
+        lml: post.log_marginal_likelihood().unwrap_or(f64::NAN),
         seconds,
         params,
         noise: post.noise_variance(),

@@ -13,11 +13,14 @@
 //! |---|---|---|
 //! | [`Method::Exact`] ([`ExactGp`]) | `n ≤ exact_max_n` (default 5000), or any kernel that has no structured path | `O(n³)` time, `O(n²)` memory |
 //! | [`Method::StateSpace`] ([`StateSpaceGp`]) | 1-D inputs, a sum of Matérn-½/³⁄₂/⁵⁄₂ kernels (built with [`GpRegression::matern`]) and `n > exact_max_n` | `O(n)` |
+//! | [`Method::IterGp`] ([`IterGp`], preconditioned-CG policy) | `n > exact_max_n` otherwise | `O(n² · iterations)` time, `O(n · iterations)` memory, matrix-free |
 //!
 //! When the conditioning is not exact, the hyperparameters are fitted by the exact GP on an evenly
-//! spaced subsample of at most `fit_max_n` points (default 2000), then used on all the data.
-//! Above `exact_max_n`, a kernel without a structured path falls back to the exact method (this
-//! crate's iterative solvers are not yet wired into the front door).
+//! spaced subsample of at most `fit_max_n` points (default 2000), then used on all the data. The
+//! IterGP posterior's variance is the combined (mathematical + computational) variance; with the
+//! CG policy its actions depend on `y`, so that variance is not guaranteed to be calibrated when
+//! the iteration stops early (see [`crate::itergp`]); it has no marginal likelihood
+//! ([`GpPosterior::log_marginal_likelihood`] is `None`).
 //!
 //! ```
 //! use ndarray::Array2;
@@ -41,6 +44,7 @@ use rand::Rng;
 use crate::error::{Error, Result};
 use crate::exact::{ExactGp, check_data};
 use crate::fit::{FitInfo, FitOptions, fit};
+use crate::itergp::{IterGp, IterGpParams, IterGpPosterior, Policy};
 use crate::state_space::{MaternComponent, Nu, StateSpaceGp, StateSpacePosterior};
 
 /// How the GP is conditioned on the data.
@@ -55,6 +59,8 @@ pub enum Method {
     /// Kalman filtering and smoothing on 1-D inputs ([`StateSpaceGp`]); needs a kernel built with
     /// [`GpRegression::matern`].
     StateSpace,
+    /// Computation-aware GP ([`IterGp`]) with the preconditioned-CG policy, matrix-free.
+    IterGp,
 }
 
 /// Options of [`GpRegression`]. Defaults: [`Method::Auto`], hyperparameters fitted with
@@ -76,6 +82,9 @@ pub struct GpOptions {
     pub exact_max_n: usize,
     /// When the conditioning is not exact, fit the hyperparameters on at most this many points.
     pub fit_max_n: usize,
+    /// Options of the [`Method::IterGp`] path (default: CG policy with a rank-100
+    /// pivoted-Cholesky preconditioner, relative residual `1e-6`, at most 1000 iterations).
+    pub itergp: IterGpParams,
 }
 
 impl Default for GpOptions {
@@ -87,6 +96,12 @@ impl Default for GpOptions {
             normalize_y: true,
             exact_max_n: 5000,
             fit_max_n: 2000,
+            itergp: IterGpParams::default()
+                .policy(Policy::Cg {
+                    preconditioner_rank: 100,
+                })
+                .max_iter(1000)
+                .rtol(1e-6),
         }
     }
 }
@@ -158,10 +173,12 @@ impl GpRegression {
     pub fn choose(&self, n: usize, d: usize) -> Method {
         match self.options.method {
             Method::Auto => {
-                if n > self.options.exact_max_n && d == 1 && self.components.is_some() {
+                if n <= self.options.exact_max_n {
+                    Method::Exact
+                } else if d == 1 && self.components.is_some() {
                     Method::StateSpace
                 } else {
-                    Method::Exact
+                    Method::IterGp
                 }
             }
             m => m,
@@ -235,6 +252,14 @@ impl GpRegression {
                 let ss = StateSpaceGp::new(&comps, noise)?.fit(x.column(0), z.view())?;
                 Inner::StateSpace(ss)
             }
+            Method::IterGp => {
+                let post = IterGp::new(kernel.as_ref(), x, noise)?.fit(
+                    z.view(),
+                    &self.options.itergp,
+                    |_| crate::iterative::Control::Continue,
+                )?;
+                Inner::IterGp(post)
+            }
             _ => match exact {
                 Some(gp) => Inner::Exact(gp),
                 None => Inner::Exact(ExactGp::with_options(
@@ -247,8 +272,9 @@ impl GpRegression {
             },
         };
         let lml_z = match &inner {
-            Inner::Exact(gp) => gp.log_marginal_likelihood(),
-            Inner::StateSpace(ss) => ss.log_marginal_likelihood(),
+            Inner::Exact(gp) => Some(gp.log_marginal_likelihood()),
+            Inner::StateSpace(ss) => Some(ss.log_marginal_likelihood()),
+            Inner::IterGp(_) => None,
         };
         Ok(GpPosterior {
             method: if method == Method::Auto {
@@ -262,7 +288,7 @@ impl GpRegression {
             y_mean,
             y_scale,
             d,
-            log_marginal_likelihood: lml_z - n as f64 * y_scale.ln(),
+            log_marginal_likelihood: lml_z.map(|l| l - n as f64 * y_scale.ln()),
             fit_info,
         })
     }
@@ -308,6 +334,7 @@ fn components_from(
 enum Inner {
     Exact(ExactGp),
     StateSpace(StateSpacePosterior),
+    IterGp(IterGpPosterior),
 }
 
 /// A GP posterior belief from [`GpRegression::fit`], in the units of the original targets.
@@ -320,7 +347,7 @@ pub struct GpPosterior {
     y_mean: f64,
     y_scale: f64,
     d: usize,
-    log_marginal_likelihood: f64,
+    log_marginal_likelihood: Option<f64>,
     fit_info: Option<FitInfo>,
 }
 
@@ -350,8 +377,9 @@ impl GpPosterior {
         (self.y_mean, self.y_scale)
     }
 
-    /// `log p(y)` of the original targets (`log p(z) − n log scale`).
-    pub fn log_marginal_likelihood(&self) -> f64 {
+    /// `log p(y)` of the original targets (`log p(z) − n log scale`); `None` for
+    /// [`Method::IterGp`], which does not compute it.
+    pub fn log_marginal_likelihood(&self) -> Option<f64> {
         self.log_marginal_likelihood
     }
 
@@ -364,7 +392,7 @@ impl GpPosterior {
     pub fn exact(&self) -> Option<&ExactGp> {
         match &self.inner {
             Inner::Exact(gp) => Some(gp),
-            Inner::StateSpace(_) => None,
+            _ => None,
         }
     }
 
@@ -397,6 +425,7 @@ impl GpPosterior {
                 let (m, v) = ss.predict(xs.column(0))?;
                 (m, v.mapv(|s| s.max(0.0)))
             }
+            Inner::IterGp(ip) => ip.predict(xs)?,
         };
         let s2 = self.y_scale * self.y_scale;
         Ok((m.mapv(|v| self.y_mean + self.y_scale * v), v * s2))
@@ -413,7 +442,7 @@ impl GpPosterior {
         let (m, v) = self.predict(xs)?;
         let extra = match &self.inner {
             Inner::Exact(gp) => gp.noise_variance() + gp.jitter(),
-            Inner::StateSpace(_) => self.noise_variance,
+            _ => self.noise_variance,
         };
         let s2 = self.y_scale * self.y_scale;
         Ok((m, v.mapv(|v| v + extra * s2)))
@@ -440,29 +469,30 @@ impl GpPosterior {
             / n)
     }
 
-    /// The joint posterior of `f` at the rows of `xs`. Only for [`Method::Exact`]; the state-space
-    /// path gives marginals ([`predict`](Self::predict)) and errors with
-    /// [`pn_core::Error::Unsupported`].
+    /// The joint posterior of `f` at the rows of `xs` (for [`Method::IterGp`] with the combined
+    /// covariance). The state-space path gives marginals ([`predict`](Self::predict)) and errors
+    /// with [`pn_core::Error::Unsupported`].
     pub fn predict_full(&self, xs: ArrayView2<'_, f64>) -> Result<Gaussian> {
         self.check(&xs)?;
-        match &self.inner {
-            Inner::Exact(gp) => {
-                let g = gp.predict_full(xs)?;
-                let mean = g.mean().mapv(|v| self.y_mean + self.y_scale * v);
-                let cov = g.cov_dense() * (self.y_scale * self.y_scale);
-                if g.dim() == 0 {
-                    return Ok(g);
-                }
-                Ok(Gaussian::new(mean, Covariance::dense(cov)?)?)
-            }
-            Inner::StateSpace(_) => Err(Error::Core(pn_core::Error::Unsupported {
-                what: "a joint posterior covariance from the state-space path",
-            })),
+        if xs.nrows() == 0 {
+            return Ok(Gaussian::standard(0));
         }
+        let g = match &self.inner {
+            Inner::Exact(gp) => gp.predict_full(xs)?,
+            Inner::IterGp(ip) => ip.predict_belief(xs)?,
+            Inner::StateSpace(_) => {
+                return Err(Error::Core(pn_core::Error::Unsupported {
+                    what: "a joint posterior covariance from the state-space path",
+                }));
+            }
+        };
+        let mean = g.mean().mapv(|v| self.y_mean + self.y_scale * v);
+        let cov = g.cov_dense() * (self.y_scale * self.y_scale);
+        Ok(Gaussian::new(mean, Covariance::dense(cov)?)?)
     }
 
-    /// `n_samples` joint posterior draws of `f` at the rows of `xs` (`n_samples × m`); only for
-    /// [`Method::Exact`].
+    /// `n_samples` joint posterior draws of `f` at the rows of `xs` (`n_samples × m`); not for
+    /// [`Method::StateSpace`].
     pub fn sample<R: Rng + ?Sized>(
         &self,
         xs: ArrayView2<'_, f64>,

@@ -13,9 +13,9 @@
 //! - **Hyperparameter fitting** ([`fit`]): type-II maximum likelihood by L-BFGS (argmin) with
 //!   seeded restarts, fixed parameters (e.g. noise-free interpolation), bounds and an observer.
 //! - **The front door** ([`gp`]): `GpRegression::new(kernel, noise).fit(x, y)?` standardises the
-//!   targets, fits the hyperparameters, picks the method (exact, or state-space for large 1-D
-//!   Matérn problems) and returns a [`gp::GpPosterior`] that says which it used; the real data
-//!   sets `mcycle` and Mauna Loa CO₂ ship in [`gp::datasets`].
+//!   targets, fits the hyperparameters, picks the method (exact; above a size state-space for
+//!   1-D Matérn sums, IterGP otherwise) and returns a [`gp::GpPosterior`] that says which it
+//!   used; the real data sets `mcycle` and Mauna Loa CO₂ ship in [`gp::datasets`].
 //!
 //! Still to come: (preconditioned) conjugate
 //! gradients and Lanczos, stochastic log-determinants, the probabilistic linear solvers

@@ -51,11 +51,12 @@ fn auto_picks_exact_for_small_and_state_space_for_large_matern_problems() {
         .fit(x.view(), y.view())
         .unwrap();
     assert_eq!(big.method(), Method::StateSpace);
-    // Not a Matérn sum, or 2-D: no structured path, exact.
+    // Not a Matérn sum, or 2-D: no structured path, the iterative one.
     let other = GpRegression::new(Box::new(SquaredExponential::new(1.0, 1.0).unwrap()), 0.1)
         .exact_max_n(10);
-    assert_eq!(other.choose(120, 1), Method::Exact);
-    assert_eq!(reg.clone().exact_max_n(10).choose(120, 2), Method::Exact);
+    assert_eq!(other.choose(120, 1), Method::IterGp);
+    assert_eq!(other.choose(10, 1), Method::Exact);
+    assert_eq!(reg.clone().exact_max_n(10).choose(120, 2), Method::IterGp);
 
     // Both paths give the same posterior and evidence (state-space = dense GP).
     let xs = array![[-1.0], [0.37], [5.5], [11.0]];
@@ -64,8 +65,8 @@ fn auto_picks_exact_for_small_and_state_space_for_large_matern_problems() {
     assert_allclose(&m1, &m2, 1e-8, 1e-10);
     assert_allclose(&v1, &v2, 1e-7, 1e-10);
     let (a, b) = (
-        small.log_marginal_likelihood(),
-        big.log_marginal_likelihood(),
+        small.log_marginal_likelihood().unwrap(),
+        big.log_marginal_likelihood().unwrap(),
     );
     assert!((a - b).abs() < 1e-8 * a.abs(), "{a} vs {b}");
     let (_, n1) = small.predict_noisy(xs.view()).unwrap();
@@ -97,7 +98,7 @@ fn standardised_targets_report_the_original_units() {
         .unwrap()
         .logpdf(y.view())
         .unwrap();
-    assert!((post.log_marginal_likelihood() - evidence).abs() < 1e-9 * evidence.abs());
+    assert!((post.log_marginal_likelihood().unwrap() - evidence).abs() < 1e-9 * evidence.abs());
     // Prediction: the Schur complement of the joint covariance over [train; test].
     for i in 0..n {
         k[[i, i]] += noise * s * s;
@@ -187,6 +188,37 @@ fn state_space_path_fits_on_a_subsample() {
         post.predict_full(xs.view()),
         Err(Error::Core(pn_core::Error::Unsupported { .. }))
     ));
+}
+
+#[test]
+fn iterative_path_above_the_exact_size_agrees_with_the_exact_gp() {
+    // 2-D inputs and a squared-exponential kernel: no state-space path, so Auto takes IterGP
+    // (preconditioned CG policy) above `exact_max_n`.
+    let mut rng = Pcg64::seed_from_u64(7);
+    let n = 400;
+    let x: Array2<f64> = Array2::from_shape_fn((n, 2), |_| rng.random_range(-2.0..2.0));
+    let y = x.map_axis(Axis(1), |r| (1.5 * r[0]).sin() * r[1].cos())
+        + Array1::from_shape_fn(n, |_| 0.05 * rng.sample::<f64, _>(StandardNormal));
+    let reg = GpRegression::new(Box::new(SquaredExponential::new(0.8, 1.0).unwrap()), 0.01)
+        .optimize(false);
+    let exact = reg.clone().fit(x.view(), y.view()).unwrap();
+    let iter = reg.exact_max_n(100).fit(x.view(), y.view()).unwrap();
+    assert_eq!(exact.method(), Method::Exact);
+    assert_eq!(iter.method(), Method::IterGp);
+    assert!(iter.log_marginal_likelihood().is_none());
+    let xs = Array2::from_shape_fn((30, 2), |_| rng.random_range(-2.5..2.5));
+    let (m1, v1) = exact.predict(xs.view()).unwrap();
+    let (m2, v2) = iter.predict(xs.view()).unwrap();
+    assert_allclose(&m2, &m1, 1e-4, 1e-5);
+    // Combined variance: never below the exact posterior variance (the computational part is
+    // ≥ 0) and never above the prior variance (here s² · 1 in the targets' units).
+    let (_, s) = iter.y_transform();
+    for i in 0..30 {
+        assert!(v2[i] >= v1[i] - 1e-10, "{} < {}", v2[i], v1[i]);
+        assert!(v2[i] <= s * s + 1e-10);
+    }
+    let full = iter.predict_full(xs.view()).unwrap();
+    assert_allclose(&full.var(), &v2, 1e-8, 1e-10);
 }
 
 #[test]
