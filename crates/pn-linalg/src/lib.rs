@@ -57,5 +57,6 @@ pub mod iterative;
 pub mod itergp;
 pub mod probabilistic;
 pub mod state_space;
+pub mod structured;
 
 pub use error::{Error, Result};
