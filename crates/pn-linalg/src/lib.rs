@@ -17,9 +17,37 @@
 //!   1-D Matérn sums, IterGP otherwise) and returns a [`gp::GpPosterior`] that says which it
 //!   used; the real data sets `mcycle` and Mauna Loa CO₂ ship in [`gp::datasets`].
 //!
-//! Still to come: (preconditioned) conjugate
-//! gradients and Lanczos, stochastic log-determinants, the probabilistic linear solvers
-//! (BayesCG, matrix-based), computation-aware GPs (IterGP), and Kronecker/Toeplitz structure.
+//! - **Iterative solvers** ([`iterative`]): matrix-free (preconditioned) conjugate gradients
+//!   with a stated stopping rule and an observer, block CG, Lanczos with full
+//!   reorthogonalisation, the pivoted-Cholesky preconditioner with its exact log-determinant,
+//!   stochastic Lanczos quadrature and Hutchinson estimates of the log marginal likelihood and
+//!   its gradient without a Cholesky factorisation.
+//! - **Computation-aware GPs** ([`itergp`]): IterGP, whose variance adds the error of stopping
+//!   the solver early to the posterior variance (policies: unit vectors, pivoted Cholesky,
+//!   (preconditioned) CG, random, pseudo-inputs).
+//! - **Probabilistic linear solvers** ([`probabilistic`]): BayesCG and the matrix-based solver,
+//!   returning a calibrated Gaussian over the solution of `A x = b`.
+//! - **Structure** ([`structured`]): Kronecker products of 1-D kernels on grids (exact solves
+//!   and log-determinants from per-dimension eigendecompositions) and Toeplitz kernel matrices
+//!   on regular 1-D grids with FFT products inside CG.
+//!
+//! ```
+//! use ndarray::Array2;
+//! use pn_core::kernels::SquaredExponential;
+//! use pn_linalg::iterative::Control;
+//! use pn_linalg::itergp::{IterGp, IterGpParams, Policy};
+//!
+//! let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (j + 3)) % 17) as f64 / 17.0);
+//! let y = x.column(0).mapv(f64::sin) + x.column(1);
+//! let k = SquaredExponential::new(0.5, 1.0)?;
+//! // Ten preconditioned CG steps: mean and a variance that includes the solver's error.
+//! let policy = Policy::Cg { preconditioner_rank: 20 };
+//! let params = IterGpParams::default().policy(policy).max_iter(10);
+//! let post = IterGp::new(&k, x.view(), 0.01)?.fit(y.view(), &params, |_| Control::Continue)?;
+//! let (mean, var) = post.predict(x.slice(ndarray::s![..3, ..]))?;
+//! assert!(mean.iter().zip(&y).all(|(m, y)| (m - y).abs() < 0.1) && var.iter().all(|v| *v >= 0.0));
+//! # Ok::<(), pn_linalg::Error>(())
+//! ```
 //!
 //! ```
 //! use ndarray::Array2;
