@@ -165,6 +165,68 @@ pub struct FilterPosterior {
 }
 
 impl FilterPosterior {
+    /// Assemble the posterior from filtering beliefs computed elsewhere (e.g. by a specialised
+    /// forward pass): `filtered[k]` at `times[k]`, and the diffusion `diffusions[k]` used on the
+    /// step `times[k] → times[k + 1]`. The backward kernels are computed here, from each filtered
+    /// belief and the prior's transition over its step; the marginal likelihood is not known and
+    /// is set to `log_likelihood`.
+    ///
+    /// Errors: lengths that do not fit (`times`, `filtered` non-empty and equal, one diffusion
+    /// per step), states of the wrong size, times not increasing.
+    pub fn from_filtered(
+        prior: Arc<dyn GaussMarkov>,
+        times: Vec<f64>,
+        filtered: Vec<SqrtGaussian>,
+        diffusions: Vec<f64>,
+        log_likelihood: f64,
+    ) -> Result<Self> {
+        if times.is_empty() {
+            return Err(pn_core::Error::Empty { what: "times" }.into());
+        }
+        if filtered.len() != times.len() || diffusions.len() + 1 != times.len() {
+            return Err(pn_core::Error::ShapeMismatch {
+                op: "FilterPosterior::from_filtered (times, filtered, diffusions)",
+                expected: vec![times.len(), times.len(), times.len() - 1],
+                found: vec![times.len(), filtered.len(), diffusions.len()],
+            }
+            .into());
+        }
+        let n = prior.state_dim();
+        if let Some(f) = filtered
+            .iter()
+            .find(|f| f.mean.len() != n || f.chol.dim() != (n, n))
+        {
+            return Err(pn_core::Error::ShapeMismatch {
+                op: "FilterPosterior::from_filtered (state)",
+                expected: vec![n, n],
+                found: vec![f.mean.len(), f.chol.nrows()],
+            }
+            .into());
+        }
+        let mut kernels = Vec::with_capacity(diffusions.len());
+        for k in 0..diffusions.len() {
+            let h = times[k + 1] - times[k];
+            if h.is_nan() || h <= 0.0 {
+                return Err(Error::NonIncreasingTimes {
+                    index: k + 1,
+                    value: times[k + 1],
+                    previous: times[k],
+                });
+            }
+            pn_core::validate::non_negative("diffusion", diffusions[k])?;
+            let tr = prior.transition(h)?.scaled(diffusions[k]);
+            kernels.push(predict_with_kernel(&filtered[k], &tr)?.1);
+        }
+        Ok(Self {
+            prior,
+            times,
+            filtered,
+            kernels,
+            diffusions,
+            log_likelihood,
+        })
+    }
+
     /// The diffusion `σ²` used on each step (`times − 1` entries).
     pub fn diffusions(&self) -> &[f64] {
         &self.diffusions

@@ -1,6 +1,7 @@
 //! Work–precision on Lotka–Volterra (`x(0) = (20, 20)`, `a = c = 0.5`, `b = d = 0.05`,
 //! `t ∈ [0, 20]`): final error against the SciPy reference stored in `data/`, steps and the median
-//! wall time of the solve. `cargo run --release -p pn-ode --example work_precision [--smooth]`.
+//! wall time of the solve. `cargo run --release -p pn-ode --example work_precision [--smooth] [--final]`
+//! (`--final`: keep only the final belief, as a terminal-value solve).
 
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use pn_ode::{AutoDiff, Method, Options, solve};
 
 fn main() -> Result<(), pn_ode::Error> {
     let smooth = std::env::args().any(|a| a == "--smooth");
+    let final_only = std::env::args().any(|a| a == "--final");
     let exact = array![3.258253845054193, 5.281929427439708];
     let f = AutoDiff(LotkaVolterra::default());
     println!("method q tol steps rejected err_inf time_ms us_per_step");
@@ -21,6 +23,11 @@ fn main() -> Result<(), pn_ode::Error> {
                     .order(q)
                     .tolerances(tol, tol)
                     .smooth(smooth);
+                let opts = if final_only {
+                    opts.save_at(vec![20.0])
+                } else {
+                    opts
+                };
                 let mut times = Vec::new();
                 let mut last = None;
                 for _ in 0..7 {

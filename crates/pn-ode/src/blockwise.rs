@@ -64,6 +64,11 @@ impl Prior1d {
         &self.a
     }
 
+    /// `L̄_Q`, row-major lower triangular.
+    pub(crate) fn lq(&self) -> &[f64] {
+        &self.lq
+    }
+
     /// `out = Ā v` (`v`, `out` of length `n`).
     fn a_mul(&self, v: &[f64], out: &mut [f64]) {
         let n = self.n;
@@ -251,6 +256,15 @@ pub(crate) struct Block {
 #[derive(Debug, Default)]
 pub(crate) struct Workspace {
     f: Vec<f64>,
+}
+
+impl Workspace {
+    /// A zeroed buffer of `len` entries.
+    pub(crate) fn buffer(&mut self, len: usize) -> &mut [f64] {
+        self.f.clear();
+        self.f.resize(len, 0.0);
+        &mut self.f
+    }
 }
 
 /// Lower-triangular `L` (`n × n`, row-major) with `L Lᵀ = F Fᵀ` for `F` (`n × k`, row-major), by

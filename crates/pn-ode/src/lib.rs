@@ -29,6 +29,7 @@
 //! ```
 
 mod blockwise;
+mod dense_filter;
 mod error;
 mod function;
 pub mod problems;

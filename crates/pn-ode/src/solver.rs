@@ -19,18 +19,17 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array1, Array2, ArrayView1, Axis, s};
-use pn_core::dense::{self, Triangle};
+use ndarray::{Array1, Array2, ArrayView1, s};
+use pn_core::dense;
 use pn_core::{Covariance, Gaussian};
-use pn_filter::{
-    FilterPosterior, GaussMarkov, Iwp, KalmanFilter, Observation, SmoothPosterior, SqrtGaussian,
-};
+use pn_filter::{FilterPosterior, GaussMarkov, Iwp, SmoothPosterior, SqrtGaussian};
 use rand::Rng;
 
 use crate::blockwise::{
     BlockPosterior, BlockState, Kind, Prior1d, Workspace, condition_factor, condition_mean,
     predict_state,
 };
+use crate::dense_filter::DenseFilter;
 use crate::error::{Error, Result};
 use crate::function::VectorField;
 
@@ -250,19 +249,16 @@ enum Engine {
 struct DenseEngine {
     prior: Arc<Iwp>,
     ek1: bool,
-    /// The running filter when every step is stored.
-    kf: Option<KalmanFilter>,
-    /// The current belief when only `save_at` times are kept.
-    state: SqrtGaussian,
-    jac: Array2<f64>,
+    filter: DenseFilter,
+    /// Every filtered belief with its time, when all steps are stored.
+    stored: Option<Vec<(f64, SqrtGaussian)>>,
+    /// The diffusion used on each stored step.
+    diffusions: Vec<f64>,
     mahalanobis_sum: f64,
-    // The attempted step.
-    mpred: Array1<f64>,
-    hmat: Array2<f64>,
-    z: Array1<f64>,
-    sigma2: f64,
     /// The diffusion used on the last accepted step.
     sigma2_used: f64,
+    // The attempted step.
+    sigma2: f64,
 }
 
 struct BlockEngine {
@@ -414,33 +410,24 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
         let engine = match opts.method {
             Method::Ek1 | Method::DenseEk0 => {
                 let prior = Arc::new(Iwp::new(q, d)?);
-                let mut chol = Array2::zeros((n, n));
+                let mut chol = vec![0.0; n * n];
                 if let Some(scale) = init_scale {
                     for i in 2 * d..n {
-                        chol[[i, i]] = scale;
+                        chol[i * n + i] = scale;
                     }
                 }
-                let init = SqrtGaussian {
-                    mean: init_mean.clone(),
-                    chol,
-                };
-                let kf = if storing {
-                    Some(KalmanFilter::new(prior.clone(), init.clone(), t0)?)
-                } else {
-                    None
-                };
+                let ek1 = opts.method == Method::Ek1;
+                let filter = DenseFilter::new(q, d, ek1, init_mean.to_vec(), chol)?;
+                let stored = storing.then(|| vec![(t0, filter.belief())]);
                 Engine::Dense(DenseEngine {
                     prior,
-                    ek1: opts.method == Method::Ek1,
-                    kf,
-                    state: init,
-                    jac: Array2::zeros((d, d)),
+                    ek1,
+                    filter,
+                    stored,
+                    diffusions: Vec::new(),
                     mahalanobis_sum: 0.0,
-                    mpred: Array1::zeros(n),
-                    hmat: Array2::zeros((d, n)),
-                    z: Array1::zeros(d),
-                    sigma2: 0.0,
                     sigma2_used: 1.0,
+                    sigma2: 0.0,
                 })
             }
             Method::Ek0 | Method::DiagonalEk1 => {
@@ -521,7 +508,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
     /// The current filtering belief over `x(t)`.
     pub fn state(&self) -> Result<Gaussian> {
         match &self.engine {
-            Engine::Dense(e) => project(e.current(), self.d),
+            Engine::Dense(e) => project(&e.current(), self.d),
             Engine::Block(e) => block_x_belief(&e.state, self.d, self.q + 1),
         }
     }
@@ -595,13 +582,13 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 self.check_stiffness(t_new, h)?;
             }
             let prev = match &self.engine {
-                Engine::Dense(e) if !self.save_at.is_empty() => Some(Prev::Dense(e.state.clone())),
+                Engine::Dense(e) if !self.save_at.is_empty() => Some(Prev::Dense(e.current())),
                 Engine::Block(e) if !self.save_at.is_empty() => Some(Prev::Block(e.state.clone())),
                 _ => None,
             };
             let calibration = self.opts.calibration;
             match &mut self.engine {
-                Engine::Dense(e) => e.accept(t_new, h, calibration)?,
+                Engine::Dense(e) => e.accept(t_new, calibration),
                 Engine::Block(e) => e.accept(t_new, calibration),
             }
             self.save_between(t_new, prev.map(|p| (t, p)))?;
@@ -689,9 +676,17 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 if global {
                     global_diffusion = Some(vec![s2]);
                 }
-                match e.kf {
-                    Some(kf) => {
-                        let mut post = kf.finish();
+                match e.stored {
+                    Some(stored) => {
+                        let (times, filtered): (Vec<f64>, Vec<SqrtGaussian>) =
+                            stored.into_iter().unzip();
+                        let mut post = FilterPosterior::from_filtered(
+                            e.prior.clone(),
+                            times,
+                            filtered,
+                            e.diffusions,
+                            f64::NAN,
+                        )?;
                         if global {
                             post.calibrate(s2)?;
                         }
@@ -788,11 +783,8 @@ fn rescale_saved(
 }
 
 impl DenseEngine {
-    fn current(&self) -> &SqrtGaussian {
-        match &self.kf {
-            Some(kf) => kf.state(),
-            None => &self.state,
-        }
+    fn current(&self) -> SqrtGaussian {
+        self.filter.belief()
     }
 
     fn last_diffusion(&self) -> f64 {
@@ -812,15 +804,9 @@ impl DenseEngine {
         stats: &mut Stats,
     ) -> Result<(f64, f64)> {
         let d = x.len();
-        let tr = self.prior.transition(h)?;
-        let x_prev = self.current().mean.slice(s![..d]).to_owned();
-        self.mpred = (tr.a.dot(&(&self.current().mean / &tr.precond))) * &tr.precond;
-        x.assign(&self.mpred.slice(s![..d]));
-        f.f(
-            t_new,
-            x.as_slice().expect("contiguous"),
-            fx.as_slice_mut().expect("contiguous"),
-        );
+        let xs = x.as_slice_mut().expect("contiguous");
+        self.filter.predict_mean(h, xs);
+        f.f(t_new, xs, fx.as_slice_mut().expect("contiguous"));
         stats.f_evals += 1;
         if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFiniteField {
@@ -828,83 +814,42 @@ impl DenseEngine {
                 component: i,
             });
         }
-        self.z = &self.mpred.slice(s![d..2 * d]) - &*fx;
-        // H = E₁ − J E₀ (EK1) or E₁ (EK0), in original coordinates.
-        let n = self.prior.state_dim();
-        let mut hmat = Array2::zeros((d, n));
-        for i in 0..d {
-            hmat[[i, d + i]] = 1.0;
-        }
         if self.ek1 {
-            f.jacobian(t_new, x.as_slice().expect("contiguous"), &mut self.jac);
+            let jac = self.filter.jac_mut();
+            f.jacobian(t_new, x.as_slice().expect("contiguous"), jac);
             stats.jac_evals += 1;
-            if let Some(i) = self.jac.iter().position(|v| !v.is_finite()) {
+            if let Some(i) = jac.iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFiniteField {
                     t: t_new,
                     component: i / d,
                 });
             }
-            hmat.slice_mut(s![.., ..d]).assign(&(-&self.jac));
         }
-        // Local calibration and error estimate from H Q Hᵀ (unit diffusion).
-        let mut hbar = hmat.clone();
-        for (mut col, &p) in hbar.axis_iter_mut(Axis(1)).zip(tr.precond.iter()) {
-            col *= p;
-        }
-        let hl = hbar.dot(&tr.q_chol);
-        let sq = dense::cholesky_of_sum(&[hl.view()])?;
-        if let Some(i) = sq.diag().iter().position(|&v| v <= 0.0) {
-            return Err(pn_core::Error::NotPositiveDefinite { pivot: i }.into());
-        }
-        let w = dense::solve_triangular(
-            sq.view(),
-            self.z.view().insert_axis(Axis(1)),
-            Triangle::Lower,
-            false,
-        )?;
-        let sigma2 = w.iter().map(|v| v * v).sum::<f64>() / d as f64;
-        let sd = hl.map_axis(Axis(1), |r| r.dot(&r).sqrt());
+        let att = self.filter.measure(fx.as_slice().expect("contiguous"));
+        let x_prev = &self.filter.mean[..d];
         let mut acc = 0.0;
         for i in 0..d {
             let sc = opts.atol + opts.rtol * x_prev[i].abs().max(x[i].abs());
             // The residual lives in units of x'; h · (its std) is the local error in x.
-            let e = h * sigma2.sqrt() * sd[i] / sc;
+            let e = h * att.sigma2.sqrt() * att.sd[i] / sc;
             acc += e * e;
         }
-        self.hmat = hmat;
-        self.sigma2 = sigma2;
-        Ok(((acc / d as f64).sqrt(), sigma2))
+        self.sigma2 = att.sigma2;
+        Ok(((acc / d as f64).sqrt(), att.sigma2))
     }
 
-    fn accept(&mut self, t_new: f64, h: f64, calibration: Calibration) -> Result<()> {
+    fn accept(&mut self, t_new: f64, calibration: Calibration) {
         let diffusion = match calibration {
             Calibration::Dynamic => self.sigma2.max(f64::MIN_POSITIVE),
             Calibration::Global => 1.0,
             Calibration::Fixed(s) => s,
         };
         self.sigma2_used = diffusion;
-        let d = self.z.len();
-        let y = self.hmat.dot(&self.mpred) - &self.z;
-        let obs = Observation {
-            h: std::mem::take(&mut self.hmat),
-            noise_chol: Array2::zeros((d, 0)),
-            y,
-        };
-        let info = match &mut self.kf {
-            Some(kf) => {
-                kf.predict_to_scaled(t_new, diffusion)?;
-                kf.update(&obs)?
-            }
-            None => {
-                let tr = self.prior.transition(h)?.scaled(diffusion);
-                let pred = pn_filter::kalman::predict(&self.state, &tr)?;
-                let (post, info) = pn_filter::kalman::update(&pred, &obs, &tr.precond)?;
-                self.state = post;
-                info
-            }
-        };
-        self.mahalanobis_sum += info.mahalanobis_sq;
-        Ok(())
+        self.mahalanobis_sum += self.filter.accept(diffusion);
+        if let Some(stored) = &mut self.stored {
+            stored.push((t_new, self.filter.belief()));
+            self.diffusions.push(diffusion);
+        }
     }
 }
 

@@ -1,0 +1,250 @@
+//! The dense-covariance ODE filter step (EK1, and the EK0 for comparison) on flat buffers.
+//!
+//! The state `X = (x, x', …, x^{(q)})` is stored derivative-major (`k · d + j`) with a full
+//! square-root factor `L` (`n × n`, `n = (q + 1) d`, row-major). The prior acts as `Ā ⊗ I_d` and
+//! `L̄_Q ⊗ I_d` in the preconditioned coordinates `X̄ = (T(h) ⊗ I_d)⁻¹ X`, which the code exploits
+//! instead of forming Kronecker products. The noise-free observation `H̄ X̄ = y` (`d` rows) is
+//! processed row by row with the exact projection update of [`condition_factor`] — sequential
+//! conditioning on the rows equals joint conditioning — so the only QR per step is the
+//! prediction's `n × 2n` one.
+
+use ndarray::{Array1, Array2};
+use pn_filter::SqrtGaussian;
+
+use crate::blockwise::{Prior1d, Workspace, condition_factor, condition_mean, tria};
+
+/// The dense filter's state and scratch space.
+pub(crate) struct DenseFilter {
+    prior: Prior1d,
+    d: usize,
+    n: usize,
+    ek1: bool,
+    /// Current mean (original coordinates).
+    pub(crate) mean: Vec<f64>,
+    /// Current factor (original coordinates, row-major `n × n`).
+    pub(crate) chol: Vec<f64>,
+    ws: Workspace,
+    // The attempted step.
+    p: Vec<f64>,
+    mbar: Vec<f64>,
+    jac: Array2<f64>,
+    fx: Vec<f64>,
+    lbar: Vec<f64>,
+    hrow: Vec<f64>,
+}
+
+/// What an attempted step measured.
+pub(crate) struct Attempt {
+    /// `σ̂² = zᵀ (H Q Hᵀ)⁻¹ z / d`.
+    pub(crate) sigma2: f64,
+    /// `√(H Q Hᵀ)ᵢᵢ` for unit diffusion.
+    pub(crate) sd: Vec<f64>,
+}
+
+impl DenseFilter {
+    pub(crate) fn new(
+        q: usize,
+        d: usize,
+        ek1: bool,
+        mean: Vec<f64>,
+        chol: Vec<f64>,
+    ) -> crate::Result<Self> {
+        let n = (q + 1) * d;
+        Ok(Self {
+            prior: Prior1d::new(q)?,
+            d,
+            n,
+            ek1,
+            mean,
+            chol,
+            ws: Workspace::default(),
+            p: vec![0.0; q + 1],
+            mbar: vec![0.0; n],
+            jac: Array2::zeros((d, d)),
+            fx: vec![0.0; d],
+            lbar: vec![0.0; n * n],
+            hrow: vec![0.0; n],
+        })
+    }
+
+    /// The current belief as a [`SqrtGaussian`].
+    pub(crate) fn belief(&self) -> SqrtGaussian {
+        SqrtGaussian {
+            mean: Array1::from(self.mean.clone()),
+            chol: Array2::from_shape_vec((self.n, self.n), self.chol.clone()).expect("n × n"),
+        }
+    }
+
+    /// Predict the mean over `h` into `x` (the predicted `x`), keeping `m̄⁻`.
+    pub(crate) fn predict_mean(&mut self, h: f64, x: &mut [f64]) {
+        let (d, q1) = (self.d, self.prior.n);
+        self.prior.precond(h, &mut self.p);
+        let a = self.prior.a();
+        for i in 0..q1 {
+            for j in 0..d {
+                let mut v = 0.0;
+                for l in i..q1 {
+                    v += a[i * q1 + l] * self.mean[l * d + j] / self.p[l];
+                }
+                self.mbar[i * d + j] = v;
+            }
+        }
+        for j in 0..d {
+            x[j] = self.mbar[j] * self.p[0];
+        }
+    }
+
+    /// The Jacobian buffer to fill (EK1).
+    pub(crate) fn jac_mut(&mut self) -> &mut Array2<f64> {
+        &mut self.jac
+    }
+
+    /// Local calibration and error-estimate data from `H Q Hᵀ`, given `f(x̂)`.
+    pub(crate) fn measure(&mut self, fx: &[f64]) -> Attempt {
+        let d = self.d;
+        let q1 = self.prior.n;
+        self.fx.copy_from_slice(fx);
+        let lq = self.prior.lq();
+        let (p0, p1) = (self.p[0], self.p[1]);
+        // B = H̄ (L̄_Q ⊗ I): B[i, (c, j)] = δᵢⱼ p₁ L̄_Q[1, c] − Jᵢⱼ p₀ L̄_Q[0, c].
+        // H Q Hᵀ = B Bᵀ; only c ∈ {0, 1} contribute (L̄_Q is lower triangular).
+        let (l00, l10, l11) = (lq[0], lq[q1], lq[q1 + 1]);
+        let mut s = vec![0.0; d * d];
+        for i in 0..d {
+            for k in 0..=i {
+                // Σ_c Σ_j B[i,(c,j)] B[k,(c,j)]
+                let mut v = 0.0;
+                // c = 1: only j = i (for row i) and j = k (for row k): nonzero iff i == k.
+                if i == k {
+                    v += (p1 * l11) * (p1 * l11);
+                }
+                // c = 0: B[i,(0,j)] = δᵢⱼ p₁ l10 − Jᵢⱼ p₀ l00.
+                for j in 0..d {
+                    let bi = if i == j { p1 * l10 } else { 0.0 }
+                        - if self.ek1 {
+                            self.jac[[i, j]] * p0 * l00
+                        } else {
+                            0.0
+                        };
+                    let bk = if k == j { p1 * l10 } else { 0.0 }
+                        - if self.ek1 {
+                            self.jac[[k, j]] * p0 * l00
+                        } else {
+                            0.0
+                        };
+                    v += bi * bk;
+                }
+                s[i * d + k] = v;
+                s[k * d + i] = v;
+            }
+        }
+        let sd: Vec<f64> = (0..d).map(|i| s[i * d + i].sqrt()).collect();
+        // σ̂² = zᵀ S⁻¹ z / d by a Cholesky of S (d × d, positive definite: p₁ l11 > 0).
+        let z: Vec<f64> = (0..d).map(|i| self.mbar[d + i] * p1 - fx[i]).collect();
+        let sigma2 = chol_solve_norm2(&mut s, d, &z) / d as f64;
+        Attempt { sigma2, sd }
+    }
+
+    /// Accept the step: predict the factor with diffusion `σ²`, condition on the linearised
+    /// residual, and return `Σ r²/S` (the squared Mahalanobis norm of the innovation).
+    pub(crate) fn accept(&mut self, diffusion: f64) -> f64 {
+        let (d, n, q1) = (self.d, self.n, self.prior.n);
+        let a = self.prior.a();
+        let lq = self.prior.lq();
+        let sigma = diffusion.max(0.0).sqrt();
+        // F = [(Ā ⊗ I) L̄ | σ (L̄_Q ⊗ I)], row-major n × 2n.
+        let f = self.ws.buffer(n * 2 * n);
+        for i in 0..q1 {
+            for j in 0..d {
+                let r = i * d + j;
+                let row = &mut f[r * 2 * n..(r + 1) * 2 * n];
+                for c in 0..n {
+                    let mut v = 0.0;
+                    for l in i..q1 {
+                        v += a[i * q1 + l] * self.chol[(l * d + j) * n + c] / self.p[l];
+                    }
+                    row[c] = v;
+                }
+                for c in 0..q1 {
+                    row[n + c * d + j] = sigma * lq[i * q1 + c];
+                }
+            }
+        }
+        tria(f, n, 2 * n, &mut self.lbar);
+        // Condition row by row on (E₁ − J E₀) X = f(x̂) − J x̂ (EK1) or E₁ X = f(x̂) (EK0).
+        let (p0, p1) = (self.p[0], self.p[1]);
+        // The targets use the linearisation point x̂ (the predicted mean), fixed before the rows
+        // update the mean.
+        let y: Vec<f64> = (0..d)
+            .map(|i| {
+                let mut y = self.fx[i];
+                if self.ek1 {
+                    for c in 0..d {
+                        y -= self.jac[[i, c]] * self.mbar[c] * p0;
+                    }
+                }
+                y
+            })
+            .collect();
+        let mut maha = 0.0;
+        for (i, &y) in y.iter().enumerate() {
+            let h = &mut self.hrow;
+            h.fill(0.0);
+            h[d + i] = p1;
+            if self.ek1 {
+                for c in 0..d {
+                    h[c] = -self.jac[[i, c]] * p0;
+                }
+            }
+            let gain = condition_factor(h, &mut self.lbar);
+            let r = condition_mean(h, y, &mut self.mbar, &gain);
+            if gain.s > 0.0 {
+                maha += r * r / gain.s;
+            }
+        }
+        for i in 0..q1 {
+            for j in 0..d {
+                let r = i * d + j;
+                self.mean[r] = self.mbar[r] * self.p[i];
+                for c in 0..n {
+                    self.chol[r * n + c] = self.lbar[r * n + c] * self.p[i];
+                }
+            }
+        }
+        maha
+    }
+}
+
+/// `‖L⁻¹ z‖²` for `S = L Lᵀ` (`S` row-major `d × d`, overwritten by its factor); a non-positive
+/// pivot (which `H Q Hᵀ` cannot have) gives `∞`.
+fn chol_solve_norm2(s: &mut [f64], d: usize, z: &[f64]) -> f64 {
+    for j in 0..d {
+        let mut v = s[j * d + j];
+        for k in 0..j {
+            v -= s[j * d + k] * s[j * d + k];
+        }
+        if v <= 0.0 {
+            return f64::INFINITY;
+        }
+        let ljj = v.sqrt();
+        s[j * d + j] = ljj;
+        for i in j + 1..d {
+            let mut w = s[i * d + j];
+            for k in 0..j {
+                w -= s[i * d + k] * s[j * d + k];
+            }
+            s[i * d + j] = w / ljj;
+        }
+    }
+    let mut w = vec![0.0; d];
+    let mut acc = 0.0;
+    for i in 0..d {
+        let mut v = z[i];
+        for k in 0..i {
+            v -= s[i * d + k] * w[k];
+        }
+        w[i] = v / s[i * d + i];
+        acc += w[i] * w[i];
+    }
+    acc
+}
