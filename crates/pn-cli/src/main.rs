@@ -7,6 +7,7 @@
 mod common;
 mod demo;
 mod error;
+mod mcmc;
 mod ode;
 mod plot;
 
@@ -33,6 +34,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Solve an ODE test problem with a probabilistic solver (EK0/EK1): mean ± σ of x(t).
     Ode(ode::OdeArgs),
+    /// Sample a model with MCMC (NUTS, HMC, Metropolis, slice, ensemble): summary table with
+    /// R-hat, ESS, MCSE and warnings.
+    Mcmc(mcmc::McmcArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Ode(args)) => ode::run(args),
+        Some(Command::Mcmc(args)) => mcmc::run(args),
         None => {
             // No subcommand: show what there is. This is not an error.
             let help = Cli::command().render_help().to_string();

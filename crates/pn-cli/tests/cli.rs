@@ -525,3 +525,162 @@ fn demo_json_lists_the_ode_panel() {
     let within = m["reference_within_2sigma"].as_f64().unwrap();
     assert!(within >= 0.9, "reference within ±2σ: {within}");
 }
+
+#[test]
+fn mcmc_without_arguments_samples_eight_schools() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pn(tmp.path(), &["mcmc"]);
+    assert!(out.status.success(), "pn mcmc failed:\n{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for needle in ["mu", "tau", "theta[7]", "ess_bulk", "r_hat", "divergences"] {
+        assert!(
+            stdout.contains(needle),
+            "`{needle}` missing from:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn mcmc_json_recovers_a_known_gaussian() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "mcmc",
+        "--model",
+        "corr10",
+        "--sampler",
+        "nuts-dense",
+        "--chains",
+        "2",
+    ];
+    let doc = pn_json(
+        tmp.path(),
+        &[&args[..], &["--draws", "500", "--warmup", "500", "--json"]].concat(),
+    );
+    assert_eq!(doc["model"], "corr10");
+    let rows = doc["summary"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    // The truth is N(0, Σ) with unit variances: |mean| within 4 MCSE, R-hat ≤ 1.01.
+    for (row, z) in rows.iter().zip(doc["truth"]["z_mean"].as_array().unwrap()) {
+        assert!(z.as_f64().unwrap().abs() < 4.0, "{row}");
+        assert!(row["r_hat"].as_f64().unwrap() < 1.01, "{row}");
+        assert!((row["sd"].as_f64().unwrap() - 1.0).abs() < 0.15, "{row}");
+    }
+    assert_eq!(doc["diagnostics"]["divergences"], 0);
+    assert_eq!(doc["trustworthy"], true);
+}
+
+#[test]
+fn mcmc_flags_the_centred_funnel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(
+        tmp.path(),
+        &[
+            "mcmc", "--model", "funnel", "--draws", "400", "--warmup", "400", "--json",
+        ],
+    );
+    assert_eq!(doc["trustworthy"], false);
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(!warnings.is_empty());
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("R-hat") || w.contains("BFMI") || w.contains("divergent")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn mcmc_plot_and_csv_are_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pn(
+        tmp.path(),
+        &[
+            "mcmc",
+            "--model",
+            "banana-mild",
+            "--sampler",
+            "slice",
+            "--draws",
+            "200",
+            "--warmup",
+            "200",
+            "--plot",
+            "b.svg",
+            "--csv",
+            "b.csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(tmp.path().join("b.svg")).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert!(
+        svg.matches("<polyline").count() >= 8 + 2,
+        "4 traces per quantity and two densities"
+    );
+    let csv = std::fs::read_to_string(tmp.path().join("b.csv")).unwrap();
+    assert!(csv.starts_with("chain,draw,y1,y2,"));
+    assert_eq!(csv.lines().count(), 1 + 4 * 200);
+}
+
+#[test]
+fn mcmc_list_and_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(tmp.path(), &["mcmc", "--list", "--json"]);
+    let names: Vec<&str> = doc["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "gauss100",
+        "funnel",
+        "funnel-nc",
+        "banana",
+        "eight-schools",
+        "logistic",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    assert_fails_with(
+        tmp.path(),
+        &["mcmc", "--model", "nope"],
+        &["unknown model", "--list"],
+    );
+    assert_fails_with(tmp.path(), &["mcmc", "--chains", "0"], &["--chains"]);
+    assert_fails_with(
+        tmp.path(),
+        &["mcmc", "--target-accept", "1.5"],
+        &["--target-accept"],
+    );
+    assert_fails_with(tmp.path(), &["mcmc", "--plot", "x.png"], &[".svg"]);
+    assert_fails_with(tmp.path(), &["mcmc", "--draws", "2"], &["--draws"]);
+}
+
+#[test]
+fn demo_lists_the_mcmc_panel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(tmp.path(), &["demo", "--json", "--out", "d"]);
+    let panel = doc["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "mcmc_banana")
+        .expect("MCMC panel");
+    let svg = std::fs::read_to_string(tmp.path().join(panel["file"].as_str().unwrap())).unwrap();
+    assert!(svg.contains("trace of y1"));
+    let m = &panel["metrics"];
+    // The banana's marginal sds are 10 and 3: the estimates are within 4 of their MCSEs.
+    for (row, sd) in m["summary"].as_array().unwrap().iter().zip([10.0, 3.0]) {
+        let (est, se) = (
+            row["sd"].as_f64().unwrap(),
+            row["mcse_sd"].as_f64().unwrap(),
+        );
+        assert!((est - sd).abs() < 4.0 * se + 0.05 * sd, "{row}");
+    }
+}

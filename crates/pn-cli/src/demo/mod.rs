@@ -9,6 +9,7 @@
 //! line; with `--json`, one JSON document (see [`run`]). Narration goes to stderr.
 
 mod gp;
+mod mcmc;
 mod ode;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,12 @@ const PANELS: &[Panel] = &[
         title: "An ODE solve with error bars: the EK1 on Lotka–Volterra (bands are mean ± 2σ)",
         file: "ode-lotka-volterra.svg",
         run: ode::run,
+    },
+    Panel {
+        name: "mcmc_banana",
+        title: "MCMC with diagnostics: NUTS on the banana (b = 0.02), traces and marginal densities",
+        file: "mcmc-banana.svg",
+        run: mcmc::run,
     },
 ];
 
