@@ -10,6 +10,7 @@
 //! - **Fixed parameters**: [`FitOptions::fix_noise`] keeps `σ²` as given — with `σ² = 0` this is
 //!   noise-free interpolation with only the jitter of the ladder, as Bayesian quadrature needs;
 //!   [`FitOptions::fix`] keeps any kernel parameter.
+//! - **Priors**: [`FitOptions::prior`] puts a Gaussian on a log-parameter (maximum a posteriori).
 //! - **Bounds** on log-parameters are exact: a bounded parameter is optimised through the
 //!   logistic map `θ = lo + (hi − lo) / (1 + e^{−u})` over an unbounded `u`.
 //! - **Observer**: [`fit_with_observer`] calls a closure after every L-BFGS iteration with the
@@ -88,6 +89,9 @@ pub struct FitOptions {
     /// `(index, lo, hi)`: bounds on log-parameters (index `p` = the kernel's `n_params()` is
     /// `log σ²`).
     pub bounds: Vec<(usize, f64, f64)>,
+    /// `(index, mean, std)`: independent Gaussian priors `N(mean, std²)` on log-parameters; the
+    /// fit then maximises `log p(y | θ) + log p(θ)` (MAP).
+    pub priors: Vec<(usize, f64, f64)>,
     /// Options of the factorisation (the jitter ladder) at every evaluation.
     pub exact: ExactOptions,
 }
@@ -105,6 +109,7 @@ impl Default for FitOptions {
             fix_noise: false,
             fixed: Vec::new(),
             bounds: Vec::new(),
+            priors: Vec::new(),
             exact: ExactOptions::default(),
         }
     }
@@ -161,6 +166,12 @@ impl FitOptions {
         self.bounds.push((index, lo, hi));
         self
     }
+    /// A Gaussian prior `N(mean, std²)` on log-parameter `index` (kernel's, then `n_params()`
+    /// for `log σ²`).
+    pub fn prior(mut self, index: usize, mean: f64, std: f64) -> Self {
+        self.priors.push((index, mean, std));
+        self
+    }
     /// Sets the factorisation options.
     pub fn exact(mut self, exact: ExactOptions) -> Self {
         self.exact = exact;
@@ -178,7 +189,7 @@ pub struct FitState {
     pub iteration: u64,
     /// All log-parameters at the current iterate (kernel's, then `log σ²`).
     pub log_params: Array1<f64>,
-    /// `log p(y)` at the current iterate.
+    /// `log p(y)` at the current iterate (plus the log prior density if priors are set).
     pub log_marginal_likelihood: f64,
     /// Norm of the gradient of the objective `−log p(y)/n` in the optimiser's coordinates.
     pub grad_norm: f64,
@@ -194,6 +205,9 @@ pub struct StartInfo {
     pub log_params: Array1<f64>,
     /// `log p(y)` there (`−∞` if no evaluation succeeded).
     pub log_marginal_likelihood: f64,
+    /// The maximised objective there: `log p(y)` plus the log prior density of the
+    /// log-parameters if [`FitOptions::prior`] was used (up to its normalising constant).
+    pub objective: f64,
     /// L-BFGS iterations spent.
     pub iterations: u64,
     /// Whether L-BFGS met its gradient or objective tolerance.
@@ -287,6 +301,7 @@ pub fn fit_with_observer(
         exact: &options.exact,
         cache: RefCell::new(None),
         best: RefCell::new(None),
+        priors: &options.priors,
         evaluations: RefCell::new(0),
     };
 
@@ -334,26 +349,27 @@ pub fn fit_with_observer(
             c
         });
         let best = objective.best.borrow().clone();
-        let (log_params, lml) = match best {
-            Some((lml, theta)) => (Array1::from(theta), lml),
-            None => (Array1::from(theta_start.clone()), f64::NEG_INFINITY),
+        let (log_params, lml, objective_value) = match best {
+            Some((obj, lml, theta)) => (Array1::from(theta), lml, obj),
+            None => (
+                Array1::from(theta_start.clone()),
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ),
         };
         starts.push(StartInfo {
             initial_log_params: Array1::from(theta_start),
             log_params,
             log_marginal_likelihood: lml,
+            objective: objective_value,
             iterations: outcome.iterations,
             converged: outcome.converged,
             termination: outcome.termination,
         });
     }
     let best_start = (0..starts.len())
-        .filter(|&i| starts[i].log_marginal_likelihood.is_finite())
-        .max_by(|&a, &b| {
-            starts[a]
-                .log_marginal_likelihood
-                .total_cmp(&starts[b].log_marginal_likelihood)
-        })
+        .filter(|&i| starts[i].objective.is_finite())
+        .max_by(|&a, &b| starts[a].objective.total_cmp(&starts[b].objective))
         .ok_or_else(|| Error::FitFailed {
             reason: starts
                 .last()
@@ -427,6 +443,19 @@ impl ParamMap {
                 return Err(pn_core::Error::IndexOutOfBounds { index: i, len: p }.into());
             }
             fixed[i] = true;
+        }
+        for &(i, mean, std) in &options.priors {
+            if i > p {
+                return Err(pn_core::Error::IndexOutOfBounds {
+                    index: i,
+                    len: p + 1,
+                }
+                .into());
+            }
+            if !mean.is_finite() {
+                return Err(invalid("prior mean", mean, "must be finite"));
+            }
+            pn_core::validate::positive("prior std", std)?;
         }
         let mut bounds = vec![None; p + 1];
         for &(i, lo, hi) in &options.bounds {
@@ -517,8 +546,10 @@ struct Objective<'a> {
     theta_fixed: Vec<f64>,
     exact: &'a ExactOptions,
     cache: RefCell<Option<(Vec<f64>, Evaluation)>>,
-    /// Best `(log p(y), θ)` evaluated in the current start.
-    best: RefCell<Option<(f64, Vec<f64>)>>,
+    /// Best `(objective, log p(y), θ)` evaluated in the current start.
+    best: RefCell<Option<(f64, f64, Vec<f64>)>>,
+    /// Gaussian priors `(index, mean, std)` on log-parameters.
+    priors: &'a [(usize, f64, f64)],
     evaluations: RefCell<usize>,
 }
 
@@ -557,6 +588,13 @@ impl Objective<'_> {
         if !lml.is_finite() || g.iter().any(|v| !v.is_finite()) {
             return Err("non-finite marginal likelihood".into());
         }
+        let mut g = g;
+        let mut objective = lml;
+        for &(i, mean, std) in self.priors {
+            let z = (theta[i] - mean) / std;
+            objective -= 0.5 * z * z;
+            g[i] -= z / std;
+        }
         let jac = self.map.jacobian(u);
         let grad_u: Vec<f64> = self
             .map
@@ -566,10 +604,10 @@ impl Objective<'_> {
             .map(|(&i, &d)| -g[i] * d / n)
             .collect();
         let mut best = self.best.borrow_mut();
-        if best.as_ref().is_none_or(|(b, _)| lml > *b) {
-            *best = Some((lml, theta));
+        if best.as_ref().is_none_or(|(b, _, _)| objective > *b) {
+            *best = Some((objective, lml, theta));
         }
-        Ok((-lml / n, grad_u))
+        Ok((-objective / n, grad_u))
     }
 }
 

@@ -259,6 +259,7 @@ fn calibrated_over_draws_from_the_prior() {
     }
     let mean_z2 = z2.iter().sum::<f64>() / z2.len() as f64;
     let mean_chi2 = chi2.iter().sum::<f64>() / chi2.len() as f64 / m as f64;
+    eprintln!("calibration: mean z² = {mean_z2:.3}, mean χ²/m = {mean_chi2:.3}");
     assert!((0.8..=1.25).contains(&mean_z2), "mean z² = {mean_z2}");
     assert!((0.8..=1.25).contains(&mean_chi2), "mean χ²/m = {mean_chi2}");
 }

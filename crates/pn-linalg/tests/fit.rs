@@ -57,6 +57,7 @@ fn recovers_hyperparameters_of_a_known_gp() {
     let fitted = fit(start, 0.5, x.view(), y.view(), &FitOptions::default()).unwrap();
     let p = fitted.gp.log_params().mapv(f64::exp);
     let (l, sf2, sn2) = (p[0], p[1], p[2]);
+    eprintln!("recovered: ℓ = {l:.4}, σ_f² = {sf2:.4}, σ² = {sn2:.5}");
     // Tolerances: ~3 standard errors of the estimators at this n (lengthscale and noise are
     // well determined; the output scale only through ~33 independent lengthscales).
     assert!((l / 0.3 - 1.0).abs() < 0.1, "lengthscale {l}");
@@ -86,6 +87,7 @@ fn recovers_hyperparameters_of_a_known_gp() {
     let fd = fd_lml_gradient(&fitted.gp, 1e-4);
     let at_truth_grad = at_truth.lml_gradient().unwrap();
     let gmax = fd.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    eprintln!("FD gradient at the optimum: max |·| = {gmax:.2e}; at the truth: {at_truth_grad}");
     assert!(gmax < 2e-3, "FD gradient at the optimum {fd}");
     assert!(at_truth_grad.iter().any(|v| v.abs() > 100.0 * gmax));
 }
@@ -237,6 +239,60 @@ fn bounds_and_fixed_parameters_are_respected() {
     )
     .unwrap();
     assert_eq!(fitted.gp.log_params()[1], 3.0f64.ln());
+}
+
+#[test]
+fn gaussian_priors_give_the_map_estimate() {
+    let truth = SquaredExponential::new(0.3, 1.0).unwrap();
+    let (x, y) = draw(&truth, 0.01, 100, 1, 5.0, 17);
+    // A prior N(log 0.6, 0.2²) on log ℓ pulls the lengthscale away from the likelihood's optimum.
+    let (mu, sd) = (0.6f64.ln(), 0.2);
+    let start = || Box::new(SquaredExponential::new(1.0, 1.0).unwrap());
+    let ml = fit(start(), 0.1, x.view(), y.view(), &FitOptions::default()).unwrap();
+    let map = fit(
+        start(),
+        0.1,
+        x.view(),
+        y.view(),
+        &FitOptions::default().prior(0, mu, sd),
+    )
+    .unwrap();
+    let (l_ml, l_map) = (ml.gp.log_params()[0], map.gp.log_params()[0]);
+    assert!(
+        l_ml < l_map && l_map < mu,
+        "ML {l_ml}, MAP {l_map}, prior mean {mu}"
+    );
+    // Stationary point of log p(y | θ) + log N(θ₀; μ, s²): central differences vanish.
+    let p = map.gp.log_params();
+    let objective = |q: &Array1<f64>| {
+        map.gp
+            .with_log_params(q.view())
+            .unwrap()
+            .log_marginal_likelihood()
+            - 0.5 * ((q[0] - mu) / sd).powi(2)
+    };
+    for i in 0..p.len() {
+        let h = 1e-4;
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[i] += h;
+        b[i] -= h;
+        let d = (objective(&a) - objective(&b)) / (2.0 * h);
+        assert!(d.abs() < 1e-3, "d/dθ{i} = {d}");
+    }
+    let s = &map.info.starts[map.info.best_start];
+    assert!(
+        (s.objective - (s.log_marginal_likelihood - 0.5 * ((p[0] - mu) / sd).powi(2))).abs() < 1e-9
+    );
+    assert!(
+        fit(
+            start(),
+            0.1,
+            x.view(),
+            y.view(),
+            &FitOptions::default().prior(0, 0.0, 0.0)
+        )
+        .is_err()
+    );
 }
 
 #[test]
