@@ -24,7 +24,11 @@ const SQRT_PI_2: f64 = 1.253_314_137_315_500_3; // √(π/2)
 /// Errors: shape mismatch or non-finite points ([`Error::Core`]), [`Error::NoEmbedding`] for a
 /// kernel–measure pair without a closed form (Matérn or Wiener against a Gaussian, Wiener
 /// kernels on a box that starts before their origin or has more than one dimension).
-pub fn kernel_mean(kernel: &QuadKernel, measure: &Measure, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+pub fn kernel_mean(
+    kernel: &QuadKernel,
+    measure: &Measure,
+    x: ArrayView2<'_, f64>,
+) -> Result<Array1<f64>> {
     check_pair(kernel, measure)?;
     check_points(measure.dim(), x)?;
     Ok(kernel_mean_unchecked(kernel, measure, x))
@@ -81,24 +85,34 @@ pub(crate) fn check_pair(kernel: &QuadKernel, measure: &Measure) -> Result<()> {
     }
 }
 
-pub(crate) fn kernel_mean_unchecked(kernel: &QuadKernel, measure: &Measure, x: ArrayView2<'_, f64>) -> Array1<f64> {
+pub(crate) fn kernel_mean_unchecked(
+    kernel: &QuadKernel,
+    measure: &Measure,
+    x: ArrayView2<'_, f64>,
+) -> Array1<f64> {
     let var = kernel.outputscale();
     match (kernel.kind(), measure) {
         (KernelKind::SquaredExponential, Measure::Gaussian(g)) => se_gauss_mean(kernel, g, x),
-        (KernelKind::SquaredExponential, Measure::Lebesgue(b)) => box_product(b, x, var, |k, lo, hi, xk| {
-            se_interval(kernel.lengthscales()[k], lo, hi, xk)
-        }),
-        (KernelKind::ProductMatern(order), Measure::Lebesgue(b)) => box_product(b, x, var, |k, lo, hi, xk| {
-            let l = kernel.lengthscales()[k];
-            matern_s(order, l, hi - xk) - matern_s(order, l, lo - xk)
-        }),
+        (KernelKind::SquaredExponential, Measure::Lebesgue(b)) => {
+            box_product(b, x, var, |k, lo, hi, xk| {
+                se_interval(kernel.lengthscales()[k], lo, hi, xk)
+            })
+        }
+        (KernelKind::ProductMatern(order), Measure::Lebesgue(b)) => {
+            box_product(b, x, var, |k, lo, hi, xk| {
+                let l = kernel.lengthscales()[k];
+                matern_s(order, l, hi - xk) - matern_s(order, l, lo - xk)
+            })
+        }
         (KernelKind::Wiener { origin, offset }, Measure::Lebesgue(b)) => {
             let (a, c) = (b.lower()[0] - origin, b.upper()[0] - origin);
-            x.column(0).mapv(|s| var * wiener_mean(a, c, offset, s - origin))
+            x.column(0)
+                .mapv(|s| var * wiener_mean(a, c, offset, s - origin))
         }
         (KernelKind::IntegratedWiener { origin }, Measure::Lebesgue(b)) => {
             let (a, c) = (b.lower()[0] - origin, b.upper()[0] - origin);
-            x.column(0).mapv(|s| var * iwp_mean(a, c, (s - origin).max(0.0)))
+            x.column(0)
+                .mapv(|s| var * iwp_mean(a, c, (s - origin).max(0.0)))
         }
         _ => unreachable!("checked by check_pair"),
     }
@@ -153,7 +167,12 @@ pub(crate) fn initial_variance_unchecked(kernel: &QuadKernel, measure: &Measure)
 }
 
 /// `σ² Πₖ f(k, aₖ, bₖ, xₖ)` over the rows of `x`.
-fn box_product(b: &BoxDomain, x: ArrayView2<'_, f64>, var: f64, f: impl Fn(usize, f64, f64, f64) -> f64) -> Array1<f64> {
+fn box_product(
+    b: &BoxDomain,
+    x: ArrayView2<'_, f64>,
+    var: f64,
+    f: impl Fn(usize, f64, f64, f64) -> f64,
+) -> Array1<f64> {
     x.rows()
         .into_iter()
         .map(|r| {
@@ -222,7 +241,9 @@ fn matern_h(order: MaternOrder, l: f64, u: f64) -> f64 {
     match order {
         MaternOrder::Half => l * l * (1.0 - (1.0 + v) * e),
         MaternOrder::ThreeHalves => (3.0 - (3.0 + 3.0 * v + v * v) * e) / (c * c),
-        MaternOrder::FiveHalves => (15.0 - (15.0 + 15.0 * v + 6.0 * v * v + v * v * v) * e) / (3.0 * c * c),
+        MaternOrder::FiveHalves => {
+            (15.0 - (15.0 + 15.0 * v + 6.0 * v * v + v * v * v) * e) / (3.0 * c * c)
+        }
     }
 }
 

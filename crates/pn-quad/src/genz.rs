@@ -114,7 +114,12 @@ impl GenzFamily {
     /// A random instance in `d` dimensions: `u ~ U[0, 1]ᵈ`, `aₖ ∝ wₖ ~ U[0.5, 1.5]` scaled so
     /// that `Σ aₖ = difficulty` (Genz's normalisation). For the discontinuous family `u₁, u₂`
     /// are drawn from `[0.2, 0.8]` so that the integral is not negligibly small.
-    pub fn random<R: Rng + ?Sized>(self, d: usize, difficulty: f64, rng: &mut R) -> Result<GenzProblem> {
+    pub fn random<R: Rng + ?Sized>(
+        self,
+        d: usize,
+        difficulty: f64,
+        rng: &mut R,
+    ) -> Result<GenzProblem> {
         if d == 0 {
             return Err(pn_core::Error::Empty { what: "dimension" }.into());
         }
@@ -161,23 +166,28 @@ impl GenzProblem {
     pub fn eval(&self, x: ArrayView1<'_, f64>) -> f64 {
         let (a, u) = (&self.a, &self.u);
         match self.family {
-            GenzFamily::Oscillatory => {
-                (2.0 * std::f64::consts::PI * u[0] + x.iter().zip(a).map(|(x, a)| a * x).sum::<f64>()).cos()
-            }
+            GenzFamily::Oscillatory => (2.0 * std::f64::consts::PI * u[0]
+                + x.iter().zip(a).map(|(x, a)| a * x).sum::<f64>())
+            .cos(),
             GenzFamily::ProductPeak => x
                 .iter()
                 .zip(a.iter().zip(u))
                 .map(|(x, (a, u))| 1.0 / (a.powi(-2) + (x - u).powi(2)))
                 .product(),
-            GenzFamily::CornerPeak => {
-                (1.0 + x.iter().zip(a).map(|(x, a)| a * x).sum::<f64>()).powi(-(self.dim() as i32 + 1))
-            }
-            GenzFamily::Gaussian => {
-                (-x.iter().zip(a.iter().zip(u)).map(|(x, (a, u))| (a * (x - u)).powi(2)).sum::<f64>()).exp()
-            }
-            GenzFamily::Continuous => {
-                (-x.iter().zip(a.iter().zip(u)).map(|(x, (a, u))| a * (x - u).abs()).sum::<f64>()).exp()
-            }
+            GenzFamily::CornerPeak => (1.0 + x.iter().zip(a).map(|(x, a)| a * x).sum::<f64>())
+                .powi(-(self.dim() as i32 + 1)),
+            GenzFamily::Gaussian => (-x
+                .iter()
+                .zip(a.iter().zip(u))
+                .map(|(x, (a, u))| (a * (x - u)).powi(2))
+                .sum::<f64>())
+            .exp(),
+            GenzFamily::Continuous => (-x
+                .iter()
+                .zip(a.iter().zip(u))
+                .map(|(x, (a, u))| a * (x - u).abs())
+                .sum::<f64>())
+            .exp(),
             GenzFamily::Discontinuous => {
                 if x[0] > u[0] || (self.dim() > 1 && x[1] > u[1]) {
                     0.0
@@ -195,7 +205,10 @@ impl GenzProblem {
         match self.family {
             GenzFamily::Oscillatory => {
                 // Complex product: (e^{ia} − 1)/(ia) = (sin a + i(1 − cos a))/a.
-                let (mut re, mut im) = ((2.0 * std::f64::consts::PI * u[0]).cos(), (2.0 * std::f64::consts::PI * u[0]).sin());
+                let (mut re, mut im) = (
+                    (2.0 * std::f64::consts::PI * u[0]).cos(),
+                    (2.0 * std::f64::consts::PI * u[0]).sin(),
+                );
                 for &ak in a {
                     let (cr, ci) = (ak.sin() / ak, (1.0 - ak.cos()) / ak);
                     (re, im) = (re * cr - im * ci, re * ci + im * cr);
@@ -227,7 +240,9 @@ impl GenzProblem {
             GenzFamily::Gaussian => a
                 .iter()
                 .zip(u)
-                .map(|(a, u)| std::f64::consts::PI.sqrt() / (2.0 * a) * (erf(a * (1.0 - u)) + erf(a * u)))
+                .map(|(a, u)| {
+                    std::f64::consts::PI.sqrt() / (2.0 * a) * (erf(a * (1.0 - u)) + erf(a * u))
+                })
                 .product(),
             GenzFamily::Continuous => a
                 .iter()

@@ -106,7 +106,10 @@ fn check_lengthscales(ls: &[f64]) -> Result<()> {
 
 impl QuadKernel {
     /// Squared exponential with one lengthscale per dimension (ARD) and output scale `σ²`.
-    pub fn squared_exponential(lengthscales: impl Into<Vec<f64>>, outputscale: f64) -> Result<Self> {
+    pub fn squared_exponential(
+        lengthscales: impl Into<Vec<f64>>,
+        outputscale: f64,
+    ) -> Result<Self> {
         let lengthscales = lengthscales.into();
         check_lengthscales(&lengthscales)?;
         pn_core::validate::positive("outputscale", outputscale)?;
@@ -227,7 +230,12 @@ impl QuadKernel {
     }
 
     /// `k(x, y)` and, if `grad` is given, `∂k/∂log θ` into it.
-    fn eval_grad(&self, x: ArrayView1<'_, f64>, y: ArrayView1<'_, f64>, grad: Option<&mut [f64]>) -> f64 {
+    fn eval_grad(
+        &self,
+        x: ArrayView1<'_, f64>,
+        y: ArrayView1<'_, f64>,
+        grad: Option<&mut [f64]>,
+    ) -> f64 {
         let var = self.outputscale;
         match self.kind {
             KernelKind::SquaredExponential => {
@@ -238,7 +246,9 @@ impl QuadKernel {
                 }
                 let k = var * (-0.5 * s).exp();
                 if let Some(g) = grad {
-                    for (j, ((a, b), l)) in x.iter().zip(y.iter()).zip(&self.lengthscales).enumerate() {
+                    for (j, ((a, b), l)) in
+                        x.iter().zip(y.iter()).zip(&self.lengthscales).enumerate()
+                    {
                         let r = (a - b) / l;
                         g[j] = k * r * r;
                     }
@@ -311,7 +321,9 @@ impl QuadKernel {
 impl Kernel for QuadKernel {
     fn input_dim(&self) -> Option<usize> {
         match self.kind {
-            KernelKind::SquaredExponential | KernelKind::ProductMatern(_) => Some(self.lengthscales.len()),
+            KernelKind::SquaredExponential | KernelKind::ProductMatern(_) => {
+                Some(self.lengthscales.len())
+            }
             KernelKind::Wiener { .. } | KernelKind::IntegratedWiener { .. } => Some(1),
         }
     }
@@ -346,7 +358,14 @@ impl Kernel for QuadKernel {
                     value: lp,
                 });
             }
-            pn_core::validate::positive(if i + 1 == n { "outputscale" } else { "lengthscale" }, v)?;
+            pn_core::validate::positive(
+                if i + 1 == n {
+                    "outputscale"
+                } else {
+                    "lengthscale"
+                },
+                v,
+            )?;
         }
         self.lengthscales.copy_from_slice(&vals[..n - 1]);
         self.outputscale = vals[n - 1];
@@ -356,7 +375,13 @@ impl Kernel for QuadKernel {
     fn param_names(&self) -> Vec<String> {
         let d = self.lengthscales.len();
         let mut names: Vec<String> = (0..d)
-            .map(|j| if d == 1 { "lengthscale".to_string() } else { format!("lengthscale[{j}]") })
+            .map(|j| {
+                if d == 1 {
+                    "lengthscale".to_string()
+                } else {
+                    format!("lengthscale[{j}]")
+                }
+            })
             .collect();
         names.push("outputscale".into());
         names
@@ -370,7 +395,10 @@ impl Kernel for QuadKernel {
         self.eval_grad(x, y, None)
     }
 
-    fn matrix_with_grad_unchecked(&self, x: ArrayView2<'_, f64>) -> (Array2<f64>, Vec<Array2<f64>>) {
+    fn matrix_with_grad_unchecked(
+        &self,
+        x: ArrayView2<'_, f64>,
+    ) -> (Array2<f64>, Vec<Array2<f64>>) {
         let n = x.nrows();
         let p = self.n_params();
         let mut k = Array2::zeros((n, n));

@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use pn_core::dense::{self, Cholesky};
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
 
@@ -134,7 +134,11 @@ impl GaussianMeasure {
             Err(e) => return Err(e.into()),
         };
         let scale = cov.diag().iter().fold(0.0f64, |m, v| m.max(*v));
-        let min_pivot = chol.l().diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
+        let min_pivot = chol
+            .l()
+            .diag()
+            .iter()
+            .fold(f64::INFINITY, |m, v| m.min(v * v));
         if min_pivot <= 1e-14 * scale {
             return Err(Error::DegenerateMeasure {
                 reason: format!(
@@ -151,7 +155,10 @@ impl GaussianMeasure {
     }
 
     /// `N(mean, diag(variances))`.
-    pub fn diagonal(mean: impl Into<Array1<f64>>, variances: impl Into<Array1<f64>>) -> Result<Self> {
+    pub fn diagonal(
+        mean: impl Into<Array1<f64>>,
+        variances: impl Into<Array1<f64>>,
+    ) -> Result<Self> {
         Self::new(mean, Array2::from_diag(&variances.into()))
     }
 
@@ -268,7 +275,8 @@ impl Measure {
                 self.from_unit_cube(u.view())
             }
             Self::Gaussian(g) => {
-                let z = Array2::from_shape_simple_fn((n, d), || rng.sample::<f64, _>(StandardNormal));
+                let z =
+                    Array2::from_shape_simple_fn((n, d), || rng.sample::<f64, _>(StandardNormal));
                 let mut x = z.dot(&g.chol.l().t());
                 for mut r in x.rows_mut() {
                     r += &g.mean;
@@ -293,19 +301,9 @@ impl Measure {
                 let w = g.chol.solve_l(diff.view()).expect("shapes agree");
                 let q: f64 = w.iter().map(|v| v * v).sum();
                 let d = g.dim() as f64;
-                (-0.5 * q - 0.5 * g.chol.logdet() - 0.5 * d * (2.0 * std::f64::consts::PI).ln()).exp()
+                (-0.5 * q - 0.5 * g.chol.logdet() - 0.5 * d * (2.0 * std::f64::consts::PI).ln())
+                    .exp()
             }
-        }
-    }
-
-    /// Whether every row of `x` lies in the support (inside the box; always for a Gaussian).
-    pub(crate) fn contains(&self, x: ArrayView1<'_, f64>) -> bool {
-        match self {
-            Self::Lebesgue(b) => x
-                .iter()
-                .zip(b.lower.iter().zip(&b.upper))
-                .all(|(v, (a, c))| v >= a && v <= c),
-            Self::Gaussian(_) => true,
         }
     }
 }

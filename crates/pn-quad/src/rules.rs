@@ -26,7 +26,11 @@ pub struct RuleEstimate {
 }
 
 /// Evaluate `f` at every row of `x`, rejecting NaN and ±∞ with [`Error::NonFiniteIntegrand`].
-pub fn evaluate<F: FnMut(ArrayView1<'_, f64>) -> f64>(f: &mut F, x: ArrayView2<'_, f64>, offset: usize) -> Result<Array1<f64>> {
+pub fn evaluate<F: FnMut(ArrayView1<'_, f64>) -> f64>(
+    f: &mut F,
+    x: ArrayView2<'_, f64>,
+    offset: usize,
+) -> Result<Array1<f64>> {
     let mut out = Array1::zeros(x.nrows());
     for (i, r) in x.rows().into_iter().enumerate() {
         let v = f(r);
@@ -42,7 +46,12 @@ pub fn evaluate<F: FnMut(ArrayView1<'_, f64>) -> f64>(f: &mut F, x: ArrayView2<'
     Ok(out)
 }
 
-fn finish(nodes: Array2<f64>, weights: Array1<f64>, values: Array1<f64>, std_error: Option<f64>) -> RuleEstimate {
+fn finish(
+    nodes: Array2<f64>,
+    weights: Array1<f64>,
+    values: Array1<f64>,
+    std_error: Option<f64>,
+) -> RuleEstimate {
     RuleEstimate {
         value: weights.dot(&values),
         std_error,
@@ -54,7 +63,10 @@ fn finish(nodes: Array2<f64>, weights: Array1<f64>, values: Array1<f64>, std_err
 
 fn check_n(n: usize) -> Result<()> {
     if n == 0 {
-        return Err(pn_core::Error::Empty { what: "number of nodes" }.into());
+        return Err(pn_core::Error::Empty {
+            what: "number of nodes",
+        }
+        .into());
     }
     Ok(())
 }
@@ -81,7 +93,12 @@ where
 
 /// Randomised quasi-Monte Carlo with `n` points of a scrambled Halton sequence mapped to the
 /// measure (see [`halton_scrambled`]).
-pub fn quasi_monte_carlo<F, R>(mut f: F, measure: &Measure, n: usize, rng: &mut R) -> Result<RuleEstimate>
+pub fn quasi_monte_carlo<F, R>(
+    mut f: F,
+    measure: &Measure,
+    n: usize,
+    rng: &mut R,
+) -> Result<RuleEstimate>
 where
     F: FnMut(ArrayView1<'_, f64>) -> f64,
     R: Rng + ?Sized,
@@ -95,8 +112,8 @@ where
 }
 
 const PRIMES: [u64; 32] = [
-    2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107,
-    109, 113, 127, 131,
+    2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
+    101, 103, 107, 109, 113, 127, 131,
 ];
 
 /// The first `n` points of the Halton sequence in `(0, 1)ᵈ` (`d ≤ 32`), scrambled by an
@@ -211,11 +228,14 @@ where
 {
     check_n(per_dim)?;
     let d = measure.dim();
-    let total = per_dim.checked_pow(d as u32).filter(|&t| t <= 50_000_000).ok_or(pn_core::Error::InvalidParameter {
-        name: "per_dim",
-        value: per_dim as f64,
-        reason: "per_dim^d nodes exceed 5e7",
-    })?;
+    let total = per_dim
+        .checked_pow(d as u32)
+        .filter(|&t| t <= 50_000_000)
+        .ok_or(pn_core::Error::InvalidParameter {
+            name: "per_dim",
+            value: per_dim as f64,
+            reason: "per_dim^d nodes exceed 5e7",
+        })?;
     let (z1, w1) = match measure {
         Measure::Lebesgue(_) => gauss_legendre(per_dim)?,
         Measure::Gaussian(_) => gauss_hermite(per_dim)?,

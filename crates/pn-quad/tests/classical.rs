@@ -22,11 +22,20 @@ fn wiener_posterior_mean_is_the_trapezoid_rule() {
         let (a, b) = (0.5, 2.5);
         let t = random_nodes(&mut rng, n, a, b);
         let f: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
-        let trap: f64 = (0..n - 1).map(|i| 0.5 * (t[i + 1] - t[i]) * (f[i] + f[i + 1])).sum();
+        let trap: f64 = (0..n - 1)
+            .map(|i| 0.5 * (t[i + 1] - t[i]) * (f[i] + f[i + 1]))
+            .sum();
         let k = QuadKernel::wiener(0.0, 1.0 + trial as f64 * 0.1, 1.0).unwrap();
         let m: Measure = BoxDomain::interval(a, b).unwrap().into();
         let x = Array2::from_shape_vec((n, 1), t.clone()).unwrap();
-        let post = bayesian_quadrature(&k, &m, x.view(), Array1::from(f.clone()).view(), &BqOptions::default()).unwrap();
+        let post = bayesian_quadrature(
+            &k,
+            &m,
+            x.view(),
+            Array1::from(f.clone()).view(),
+            &BqOptions::default(),
+        )
+        .unwrap();
         assert!(
             (post.belief.mean - trap).abs() < 1e-11 * (1.0 + trap.abs()),
             "n = {n}: BQ {} vs trapezoid {trap}",
@@ -81,7 +90,10 @@ fn integrated_wiener_with_diffuse_linear_mean_is_the_natural_cubic_spline() {
         let n = 4 + trial;
         let (a, b) = (0.0, 1.0 + trial as f64 * 0.2);
         let t = random_nodes(&mut rng, n, a, b);
-        let f: Vec<f64> = t.iter().map(|&s| (2.0 * s).sin() + rng.random_range(-0.5..0.5)).collect();
+        let f: Vec<f64> = t
+            .iter()
+            .map(|&s| (2.0 * s).sin() + rng.random_range(-0.5..0.5))
+            .collect();
         let spline = natural_spline_integral(&t, &f);
         // The origin lies below the interval: at the origin itself the prior variance is 0 and
         // a node there would carry no information about the (diffuse) linear part.
@@ -110,7 +122,14 @@ fn zero_mean_integrated_wiener_is_not_the_natural_spline() {
     let x = Array2::from_shape_vec((4, 1), t.to_vec()).unwrap();
     // IWP anchored at 0 has k(0, 0) = 0: the node at the origin carries no information and is
     // dropped by the pivoted factorisation.
-    let post = bayesian_quadrature(&k, &m, x.view(), Array1::from(f.to_vec()).view(), &BqOptions::default()).unwrap();
+    let post = bayesian_quadrature(
+        &k,
+        &m,
+        x.view(),
+        Array1::from(f.to_vec()).view(),
+        &BqOptions::default(),
+    )
+    .unwrap();
     assert!(post.diagnostics.pivoted && post.diagnostics.kept.len() == 3);
     assert!((post.belief.mean - natural_spline_integral(&t, &f)).abs() > 1e-3);
 }
