@@ -51,6 +51,14 @@ pub enum Policy {
         /// Rank of the pivoted-Cholesky preconditioner (0: none).
         preconditioner_rank: usize,
     },
+    /// First `rank` unit vectors in pivoted-Cholesky order (each costs one kernel column, not
+    /// a product), then residuals `sᵢ = rᵢ₋₁` — CG deflated by the pivot subspace, so that the
+    /// approximate precision `Cᵢ` also holds the low-rank information a preconditioner would
+    /// use. Depends on `y` after the first `rank` steps.
+    PivotedCholeskyThenCg {
+        /// Number of unit-vector steps.
+        rank: usize,
+    },
     /// Independent standard normal actions from a `Pcg64` seeded with `seed`.
     Random {
         /// The seed.
@@ -201,6 +209,10 @@ impl<'a> IterGp<'a> {
                     precond = Some(pc.preconditioner(s2)?);
                 }
             }
+            Policy::PivotedCholeskyThenCg { rank } => {
+                order =
+                    PivotedCholesky::from_kernel(self.kernel, self.x, (*rank).min(n), 0.0)?.pivots;
+            }
             Policy::Random { seed } => rng = Pcg64::seed_from_u64(*seed),
             Policy::PseudoInputs(z) => {
                 let kzx = self.kernel.matrix(z.view(), self.x)?;
@@ -226,6 +238,15 @@ impl<'a> IterGp<'a> {
                 0.0
             }
         };
+        // K̂ eⱼ is a kernel column plus σ² eⱼ: O(n) evaluations instead of a product.
+        let kernel_column = |j: usize| {
+            let mut col = self
+                .kernel
+                .matrix_unchecked(self.x, self.x.slice(ndarray::s![j..=j, ..]))
+                .remove_axis(Axis(1));
+            col[j] += self.noise;
+            col
+        };
         while !info.converged && info.iterations < budget {
             let i = info.iterations;
             let s: Array1<f64> = match &params.policy {
@@ -234,6 +255,12 @@ impl<'a> IterGp<'a> {
                     e[order[i]] = 1.0;
                     e
                 }
+                Policy::PivotedCholeskyThenCg { .. } if i < order.len() => {
+                    let mut e = Array1::zeros(n);
+                    e[order[i]] = 1.0;
+                    e
+                }
+                Policy::PivotedCholeskyThenCg { .. } => r.clone(),
                 Policy::Cg { .. } => match &precond {
                     Some(p) => p.solve(r.view()),
                     None => r.clone(),
@@ -244,7 +271,12 @@ impl<'a> IterGp<'a> {
                 Policy::PseudoInputs(_) => pseudo.as_ref().expect("set above").row(i).to_owned(),
             };
             info.iterations += 1;
-            let z = khat.matvec(s.view());
+            let z = match &params.policy {
+                // K̂ eⱼ is a kernel column plus σ² eⱼ: O(n) evaluations instead of a product.
+                Policy::UnitVectors | Policy::PivotedCholesky => kernel_column(order[i]),
+                Policy::PivotedCholeskyThenCg { .. } if i < order.len() => kernel_column(order[i]),
+                _ => khat.matvec(s.view()),
+            };
             // d = (I − C K̂) s, projected twice for numerical orthogonality.
             let mut d = s.clone();
             let mut kd = z.clone();
@@ -264,7 +296,12 @@ impl<'a> IterGp<'a> {
             let scale = s.dot(&z).abs();
             if eta.is_nan() || eta <= 1e-13 * scale {
                 info.skipped += 1;
-                if matches!(params.policy, Policy::Cg { .. }) {
+                let residual_phase = match params.policy {
+                    Policy::Cg { .. } => true,
+                    Policy::PivotedCholeskyThenCg { .. } => i >= order.len(),
+                    _ => false,
+                };
+                if residual_phase {
                     break;
                 }
                 continue;

@@ -141,6 +141,7 @@ fn combined_variance_is_at_least_the_exact_variance() {
             preconditioner_rank: 5,
         },
         Policy::Random { seed: 4 },
+        Policy::PivotedCholeskyThenCg { rank: 3 },
         Policy::PseudoInputs(z),
     ];
     for p in policies {
@@ -283,4 +284,22 @@ fn bad_input_gives_errors() {
     assert!(post.info().skipped >= 15, "{:?}", post.info());
     let (m, v) = post.predict(x.view()).unwrap();
     assert!(m.iter().chain(v.iter()).all(|v| v.is_finite()));
+}
+
+#[test]
+fn deflated_cg_policy_converges_to_the_exact_gp() {
+    let n = 150;
+    let (k, x, y, xs) = problem(n, 8);
+    let s2 = 0.01;
+    let (m, v) = exact(&k, &x, &y, s2, &xs);
+    let gp = IterGp::new(&k, x.view(), s2).unwrap();
+    let params = IterGpParams::default()
+        .policy(Policy::PivotedCholeskyThenCg { rank: 30 })
+        .rtol(1e-10)
+        .max_iter(n);
+    let post = gp.fit(y.view(), &params, |_| Control::Continue).unwrap();
+    assert!(post.info().converged);
+    let (pm, pv) = post.predict(xs.view()).unwrap();
+    assert_allclose(&pm, &m, 1e-6, 1e-8);
+    assert!(pv.iter().zip(&v).all(|(a, b)| *a >= *b - 1e-10));
 }
