@@ -581,9 +581,14 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             if self.opts.method.is_ek0() {
                 self.check_stiffness(t_new, h)?;
             }
+            // Keep the state before the step only if a save_at time falls inside it.
+            let inside = self
+                .save_at
+                .get(self.saved.len())
+                .is_some_and(|&s| s < t_new);
             let prev = match &self.engine {
-                Engine::Dense(e) if !self.save_at.is_empty() => Some(Prev::Dense(e.current())),
-                Engine::Block(e) if !self.save_at.is_empty() => Some(Prev::Block(e.state.clone())),
+                Engine::Dense(e) if inside => Some(Prev::Dense(e.current())),
+                Engine::Block(e) if inside => Some(Prev::Block(e.state.clone())),
                 _ => None,
             };
             let calibration = self.opts.calibration;
