@@ -36,8 +36,7 @@ impl Metric {
             Metric::Dense { inv, .. } => {
                 let d = p.len();
                 for i in 0..d {
-                    let row = &inv[i * d..(i + 1) * d];
-                    v[i] = row.iter().zip(p).map(|(a, b)| a * b).sum();
+                    v[i] = dot(&inv[i * d..(i + 1) * d], p);
                 }
             }
         }
@@ -116,7 +115,7 @@ struct Phase {
 
 impl Phase {
     fn kinetic(&self) -> f64 {
-        0.5 * self.p.iter().zip(&self.v).map(|(a, b)| a * b).sum::<f64>()
+        0.5 * dot(&self.p, &self.v)
     }
     /// `H = −log p(q) + ½ pᵀ M⁻¹ p`; NaN becomes `+∞` (an infinitely bad point).
     fn hamiltonian(&self) -> f64 {
@@ -156,8 +155,24 @@ fn log_add_exp(a: f64, b: f64) -> f64 {
     m + ((a - m).exp() + (b - m).exp()).ln()
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// `aᵀb` with eight independent accumulators: a serial sum is bound by the latency of the
+/// floating-point add, and dense metrics and Gaussians spend their time here.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// The generalised no-U-turn criterion: both end velocities point along the summed momentum.

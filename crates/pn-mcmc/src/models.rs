@@ -123,6 +123,8 @@ impl DenseGaussian {
         let d = cov.nrows();
         let chol = pn_core::dense::cholesky(cov.view())?;
         let prec = chol.solve_mat(Array2::eye(d).view())?;
+        // Standard (row-major) layout for the row dot products.
+        let prec = Array2::from_shape_vec((d, d), prec.iter().copied().collect()).expect("d × d");
         Ok(Self { prec })
     }
 }
@@ -138,9 +140,9 @@ impl LogDensity for DenseGaussian {
     fn logp_and_grad(&self, x: &[f64], grad: &mut [f64]) -> f64 {
         let d = x.len();
         let mut lp = 0.0;
+        let prec = self.prec.as_slice().expect("standard layout");
         for i in 0..d {
-            let row = self.prec.row(i);
-            let s: f64 = row.iter().zip(x).map(|(a, b)| a * b).sum();
+            let s = crate::hmc::dot(&prec[i * d..(i + 1) * d], x);
             grad[i] = -s;
             lp -= 0.5 * x[i] * s;
         }
