@@ -13,6 +13,9 @@
 //! - **Priors**: [`FitOptions::prior`] puts a Gaussian on a log-parameter (maximum a posteriori).
 //! - **Bounds** on log-parameters are exact: a bounded parameter is optimised through the
 //!   logistic map `θ = lo + (hi − lo) / (1 + e^{−u})` over an unbounded `u`.
+//! - **Wild trial steps**: unbounded log-parameters enter the model unchanged within `±40` and
+//!   only logarithmically beyond, so a line-search trial far out (after a huge first gradient)
+//!   evaluates to a poor but finite likelihood instead of an overflow.
 //! - **Observer**: [`fit_with_observer`] calls a closure after every L-BFGS iteration with the
 //!   current state; returning [`Control::Stop`] ends the fit with the best point so far.
 //!
@@ -333,21 +336,51 @@ pub fn fit_with_observer(
             }
         }
         *objective.best.borrow_mut() = None;
-        let outcome = run_lbfgs(&objective, &theta_start, options, |it, u, cost, g| {
-            let theta = map.to_theta(u, &objective.theta_fixed);
-            let state = FitState {
-                start,
-                iteration: it,
-                log_params: Array1::from(theta),
-                log_marginal_likelihood: -cost * y.len() as f64,
-                grad_norm: g,
+        // A failed line search (a non-descent direction from a poor curvature model, an
+        // evaluation that failed) restarts L-BFGS with a fresh memory from the best point, as
+        // long as the previous run made progress and iterations remain.
+        let mut done = 0;
+        let mut from = theta_start.clone();
+        let mut outcome;
+        loop {
+            let before = objective.best.borrow().as_ref().map(|b| b.0);
+            let mut run_options = options.clone();
+            run_options.max_iters = options.max_iters - done;
+            outcome = run_lbfgs(&objective, &from, &run_options, |it, u, cost, g| {
+                let theta = map.to_theta(u, &objective.theta_fixed);
+                let state = FitState {
+                    start,
+                    iteration: done + it,
+                    log_params: Array1::from(theta),
+                    log_marginal_likelihood: -cost * y.len() as f64,
+                    grad_norm: g,
+                };
+                let c = observer(&state);
+                if c == Control::Stop {
+                    stop = true;
+                }
+                c
+            });
+            done += outcome.iterations;
+            outcome.iterations = done;
+            let best = objective.best.borrow().clone();
+            let improved = match (before, &best) {
+                (Some(b), Some((a, _, _))) => *a > b + 1e-9 * b.abs().max(1.0),
+                (None, Some(_)) => true,
+                _ => false,
             };
-            let c = observer(&state);
-            if c == Control::Stop {
-                stop = true;
+            match best {
+                Some((_, _, theta))
+                    if outcome.line_search_failed
+                        && improved
+                        && !stop
+                        && done < options.max_iters =>
+                {
+                    from = theta;
+                }
+                _ => break,
             }
-            c
-        });
+        }
         let best = objective.best.borrow().clone();
         let (log_params, lml, objective_value) = match best {
             Some((obj, lml, theta)) => (Array1::from(theta), lml, obj),
@@ -502,7 +535,7 @@ impl ParamMap {
                     let t = ((theta[i] - lo) / (hi - lo)).clamp(1e-12, 1.0 - 1e-12);
                     (t / (1.0 - t)).ln()
                 }
-                None => theta[i],
+                None => soft_inverse(theta[i]),
             })
             .collect()
     }
@@ -513,7 +546,7 @@ impl ParamMap {
         for (&i, &ui) in self.free.iter().zip(u) {
             theta[i] = match self.bounds[i] {
                 Some((lo, hi)) => lo + (hi - lo) / (1.0 + (-ui).exp()),
-                None => ui,
+                None => soft(ui),
             };
         }
         theta
@@ -529,9 +562,39 @@ impl ParamMap {
                     let s = 1.0 / (1.0 + (-ui).exp());
                     (hi - lo) * s * (1.0 - s)
                 }
-                None => 1.0,
+                None => soft_derivative(ui),
             })
             .collect()
+    }
+}
+
+/// Unbounded log-parameters are used as they are within `±SOFT` (`e^{±40}`), and grow only
+/// logarithmically beyond, `θ = ±(SOFT + ln(1 + |u| − SOFT))` (continuous with its derivative):
+/// a wild line-search trial (e.g. `u = −1400` after a huge gradient) then still evaluates to a
+/// finite, poor likelihood that the line search backs away from, instead of overflowing.
+const SOFT: f64 = 40.0;
+
+fn soft(u: f64) -> f64 {
+    if u.abs() <= SOFT {
+        u
+    } else {
+        u.signum() * (SOFT + (1.0 + u.abs() - SOFT).ln())
+    }
+}
+
+fn soft_inverse(theta: f64) -> f64 {
+    if theta.abs() <= SOFT {
+        theta
+    } else {
+        theta.signum() * (SOFT + (theta.abs() - SOFT).exp() - 1.0)
+    }
+}
+
+fn soft_derivative(u: f64) -> f64 {
+    if u.abs() <= SOFT {
+        1.0
+    } else {
+        1.0 / (1.0 + u.abs() - SOFT)
     }
 }
 
@@ -642,6 +705,8 @@ struct Outcome {
     iterations: u64,
     converged: bool,
     termination: String,
+    /// The run ended in a failed line search (worth restarting from the best point).
+    line_search_failed: bool,
 }
 
 /// L-BFGS from `theta_start`, one iteration at a time so that the observer sees each.
@@ -656,6 +721,7 @@ fn run_lbfgs(
         iterations,
         converged: false,
         termination: format!("evaluation failed: {e}"),
+        line_search_failed: false,
     };
     if u0.is_empty() {
         // Nothing to optimise: one evaluation records the value.
@@ -664,6 +730,7 @@ fn run_lbfgs(
                 iterations: 0,
                 converged: true,
                 termination: "no free parameters".into(),
+                line_search_failed: false,
             },
             Err(e) => failed(0, argmin::core::Error::msg(e)),
         };
@@ -691,6 +758,7 @@ fn run_lbfgs(
                 iterations: state.get_iter(),
                 converged: *reason == TerminationReason::SolverConverged,
                 termination: reason.text().to_string(),
+                line_search_failed: matches!(reason, TerminationReason::SolverExit(_)),
             };
         }
         if let TerminationStatus::Terminated(reason) =
@@ -700,6 +768,7 @@ fn run_lbfgs(
                 iterations: state.get_iter(),
                 converged: reason == TerminationReason::SolverConverged,
                 termination: reason.text().to_string(),
+                line_search_failed: false,
             };
         }
         let iter = state.get_iter();
@@ -710,6 +779,7 @@ fn run_lbfgs(
                     iterations: iter,
                     converged: false,
                     termination: format!("line search or evaluation failed: {e}"),
+                    line_search_failed: true,
                 };
             }
         };
@@ -724,6 +794,7 @@ fn run_lbfgs(
                 iterations: iter + 1,
                 converged: false,
                 termination: "stopped by the observer".into(),
+                line_search_failed: false,
             };
         }
         state.increment_iter();
@@ -750,5 +821,22 @@ mod tests {
             / (2.0 * h);
         assert!((jac[0] - fd).abs() < 1e-8);
         assert_eq!(jac[1], 1.0);
+    }
+
+    #[test]
+    fn soft_map_is_identity_inside_and_smooth_outside() {
+        for &u in &[-3.0, 0.0, 39.9] {
+            assert_eq!(soft(u), u);
+        }
+        for &u in &[-1417.0, -45.0, 41.0, 1e6] {
+            assert!((soft_inverse(soft(u)) - u).abs() < 1e-9 * u.abs());
+            let h = 1e-6;
+            let fd = (soft(u + h) - soft(u - h)) / (2.0 * h);
+            assert!((fd - soft_derivative(u)).abs() < 1e-6);
+            assert!(soft(u).abs() < 60.0);
+        }
+        // C¹ at the threshold.
+        let (a, b) = (soft(SOFT - 1e-9), soft(SOFT + 1e-9));
+        assert!((a - b).abs() < 1e-8 && soft_derivative(SOFT + 1e-12) > 0.999_999);
     }
 }
