@@ -113,6 +113,9 @@ fn ar1_ess_matches_closed_form() {
             ("bulk", d::ess_bulk(x.view())),
         ] {
             let rel = ess / truth - 1.0;
+            eprintln!(
+                "AR(1) phi {phi}: ESS {what} {ess:.0} vs N(1-phi)/(1+phi) = {truth:.0} ({rel:+.3})"
+            );
             assert!(
                 rel.abs() < 0.10,
                 "phi {phi}: ESS {what} {ess:.0} vs {truth:.0} ({rel:+.3})"

@@ -180,6 +180,10 @@ fn hard_cases_are_accurate_or_flagged() {
                 .map(|(r, sd)| (r.sd / sd - 1.0).abs())
                 .fold(0.0, f64::max);
             let accurate = worst < 0.10;
+            eprintln!(
+                "{name} seed {seed}: worst sd error {worst:.3}, {} warning(s)",
+                s.warnings.len()
+            );
             assert!(
                 accurate || !s.warnings.is_empty(),
                 "{name} seed {seed}: sd off by {worst:.2} and no warning"
@@ -285,6 +289,10 @@ fn mcse_is_calibrated_over_seeds() {
         }
     }
     let mean_z2 = z2.iter().sum::<f64>() / z2.len() as f64;
+    eprintln!(
+        "mean z² of (mean − truth)/MCSE over {} estimates: {mean_z2:.3}",
+        z2.len()
+    );
     // χ²₆₀/60 lies in [0.55, 1.55] with probability > 99.5 %.
     assert!((0.55..1.55).contains(&mean_z2), "mean z² = {mean_z2}");
 }
