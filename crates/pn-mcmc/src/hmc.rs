@@ -351,6 +351,34 @@ impl Welford {
     }
 }
 
+/// Buffers of one tree depth of NUTS, kept between transitions.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    p_sharp_init_end: Vec<f64>,
+    p_init_end: Vec<f64>,
+    rho_init: Vec<f64>,
+    p_sharp_final_beg: Vec<f64>,
+    p_final_beg: Vec<f64>,
+    rho_final: Vec<f64>,
+    z_final: Option<Phase>,
+}
+
+impl Scratch {
+    fn reset(&mut self, d: usize) {
+        for v in [
+            &mut self.p_sharp_init_end,
+            &mut self.p_init_end,
+            &mut self.rho_init,
+            &mut self.p_sharp_final_beg,
+            &mut self.p_final_beg,
+            &mut self.rho_final,
+        ] {
+            v.clear();
+            v.resize(d, 0.0);
+        }
+    }
+}
+
 /// Which trajectory rule the kernel follows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Trajectory {
@@ -384,6 +412,7 @@ pub(crate) struct HmcKernel<'a, T: ?Sized> {
     sum_metro: f64,
     h0: f64,
     max_dh: f64,
+    scratch: Vec<Scratch>,
 }
 
 impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
@@ -440,6 +469,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             sum_metro: 0.0,
             h0: 0.0,
             max_dh,
+            scratch: Vec::new(),
         };
         k.init_step_size(rng)?;
         k.da.restart(k.eps);
@@ -547,20 +577,61 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             p_end.copy_from_slice(&z.p);
             return Ok(!self.divergent);
         }
+        // Buffers of this depth, reused across transitions (the recursion below uses only
+        // smaller depths, so taking them out of `self` is safe).
+        if self.scratch.len() <= depth {
+            self.scratch.resize_with(depth + 1, Scratch::default);
+        }
+        let mut sc = std::mem::take(&mut self.scratch[depth]);
+        let result = self.build_halves(
+            depth,
+            z,
+            z_propose,
+            p_sharp_beg,
+            p_sharp_end,
+            rho,
+            p_beg,
+            p_end,
+            sign,
+            log_sum_weight,
+            rng,
+            &mut sc,
+        );
+        self.scratch[depth] = sc;
+        result
+    }
+
+    /// The two half-subtrees of a subtree of depth `depth ≥ 1`, the multinomial choice between
+    /// them, and the no-U-turn checks across and between them.
+    #[allow(clippy::too_many_arguments)]
+    fn build_halves<R: Rng + ?Sized>(
+        &mut self,
+        depth: usize,
+        z: &mut Phase,
+        z_propose: &mut Phase,
+        p_sharp_beg: &mut [f64],
+        p_sharp_end: &mut [f64],
+        rho: &mut [f64],
+        p_beg: &mut [f64],
+        p_end: &mut [f64],
+        sign: f64,
+        log_sum_weight: &mut f64,
+        rng: &mut R,
+        sc: &mut Scratch,
+    ) -> Result<bool> {
+        let d = z.q.len();
+        sc.reset(d);
         // The first half-subtree.
         let mut lsw_init = f64::NEG_INFINITY;
-        let mut p_sharp_init_end = vec![0.0; d];
-        let mut p_init_end = vec![0.0; d];
-        let mut rho_init = vec![0.0; d];
         let ok = self.build_tree(
             depth - 1,
             z,
             z_propose,
             p_sharp_beg,
-            &mut p_sharp_init_end,
-            &mut rho_init,
+            &mut sc.p_sharp_init_end,
+            &mut sc.rho_init,
             p_beg,
-            &mut p_init_end,
+            &mut sc.p_init_end,
             sign,
             &mut lsw_init,
             rng,
@@ -569,19 +640,22 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             return Ok(false);
         }
         // The second half-subtree.
-        let mut z_propose_final = z.clone();
+        let z_final = match &mut sc.z_final {
+            Some(zf) => {
+                zf.clone_from(z);
+                zf
+            }
+            none => none.insert(z.clone()),
+        };
         let mut lsw_final = f64::NEG_INFINITY;
-        let mut p_sharp_final_beg = vec![0.0; d];
-        let mut p_final_beg = vec![0.0; d];
-        let mut rho_final = vec![0.0; d];
         let ok = self.build_tree(
             depth - 1,
             z,
-            &mut z_propose_final,
-            &mut p_sharp_final_beg,
+            z_final,
+            &mut sc.p_sharp_final_beg,
             p_sharp_end,
-            &mut rho_final,
-            &mut p_final_beg,
+            &mut sc.rho_final,
+            &mut sc.p_final_beg,
             p_end,
             sign,
             &mut lsw_final,
@@ -590,33 +664,32 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         if !ok {
             return Ok(false);
         }
-        // Multinomial choice between the halves (biased towards the newer half).
+        // Multinomial choice between the halves.
         let lsw_subtree = log_add_exp(lsw_init, lsw_final);
         *log_sum_weight = log_add_exp(*log_sum_weight, lsw_subtree);
         if lsw_final > lsw_subtree || rng.random::<f64>() < (lsw_final - lsw_subtree).exp() {
-            std::mem::swap(z_propose, &mut z_propose_final);
+            std::mem::swap(z_propose, z_final);
         }
-        let rho_subtree: Vec<f64> = rho_init
-            .iter()
-            .zip(&rho_final)
-            .map(|(a, b)| a + b)
-            .collect();
         for i in 0..d {
-            rho[i] += rho_subtree[i];
+            rho[i] += sc.rho_init[i] + sc.rho_final[i];
         }
-        let mut persist = no_u_turn(p_sharp_beg, p_sharp_end, &rho_subtree);
-        let ext: Vec<f64> = rho_init
-            .iter()
-            .zip(&p_final_beg)
-            .map(|(a, b)| a + b)
-            .collect();
-        persist &= no_u_turn(p_sharp_beg, &p_sharp_final_beg, &ext);
-        let ext: Vec<f64> = rho_final
-            .iter()
-            .zip(&p_init_end)
-            .map(|(a, b)| a + b)
-            .collect();
-        persist &= no_u_turn(&p_sharp_init_end, p_sharp_end, &ext);
+        // Criteria on sums a + b without forming them: ps·(a + b) = ps·a + ps·b.
+        let crit = |minus: &[f64], plus: &[f64], a: &[f64], b: &[f64]| {
+            dot(plus, a) + dot(plus, b) > 0.0 && dot(minus, a) + dot(minus, b) > 0.0
+        };
+        let mut persist = crit(p_sharp_beg, p_sharp_end, &sc.rho_init, &sc.rho_final);
+        persist &= crit(
+            p_sharp_beg,
+            &sc.p_sharp_final_beg,
+            &sc.rho_init,
+            &sc.p_final_beg,
+        );
+        persist &= crit(
+            &sc.p_sharp_init_end,
+            p_sharp_end,
+            &sc.rho_final,
+            &sc.p_init_end,
+        );
         Ok(persist)
     }
 
