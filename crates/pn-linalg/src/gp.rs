@@ -13,6 +13,7 @@
 //! |---|---|---|
 //! | [`Method::Exact`] ([`ExactGp`]) | `n ≤ exact_max_n` (default 5000), or any kernel that has no structured path | `O(n³)` time, `O(n²)` memory |
 //! | [`Method::StateSpace`] ([`StateSpaceGp`]) | 1-D inputs, a sum of Matérn-½/³⁄₂/⁵⁄₂ kernels (built with [`GpRegression::matern`]) and `n > exact_max_n` | `O(n)` |
+//! | [`Method::Toeplitz`] ([`Toeplitz`] products inside CG) | 1-D inputs on a sorted regular grid, a stationary kernel and `n > exact_max_n` | `O(n log n)` per CG iteration, `O(n)` memory; one block CG solve per batch of test points for the variances |
 //! | [`Method::IterGp`] ([`IterGp`], preconditioned-CG policy) | `n > exact_max_n` otherwise | `O(n² · iterations)` time, `O(n · iterations)` memory, matrix-free |
 //!
 //! When the conditioning is not exact, the hyperparameters are fitted by the exact GP on an evenly
@@ -44,8 +45,10 @@ use rand::Rng;
 use crate::error::{Error, Result};
 use crate::exact::{ExactGp, check_data};
 use crate::fit::{FitInfo, FitOptions, fit};
+use crate::iterative::{CgParams, cg, cg_batch};
 use crate::itergp::{IterGp, IterGpParams, IterGpPosterior, Policy};
 use crate::state_space::{MaternComponent, Nu, StateSpaceGp, StateSpacePosterior};
+use crate::structured::Toeplitz;
 
 /// How the GP is conditioned on the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,6 +62,9 @@ pub enum Method {
     /// Kalman filtering and smoothing on 1-D inputs ([`StateSpaceGp`]); needs a kernel built with
     /// [`GpRegression::matern`].
     StateSpace,
+    /// Conjugate gradients with FFT Toeplitz products ([`Toeplitz`]) on a regular 1-D grid with a
+    /// stationary kernel.
+    Toeplitz,
     /// Computation-aware GP ([`IterGp`]) with the preconditioned-CG policy, matrix-free.
     IterGp,
 }
@@ -85,6 +91,8 @@ pub struct GpOptions {
     /// Options of the [`Method::IterGp`] path (default: CG policy with a rank-100
     /// pivoted-Cholesky preconditioner, relative residual `1e-6`, at most 1000 iterations).
     pub itergp: IterGpParams,
+    /// Stopping rule of CG on the [`Method::Toeplitz`] path (default: relative residual `1e-8`).
+    pub cg: CgParams,
 }
 
 impl Default for GpOptions {
@@ -102,6 +110,7 @@ impl Default for GpOptions {
                 })
                 .max_iter(1000)
                 .rtol(1e-6),
+            cg: CgParams::default().rtol(1e-8),
         }
     }
 }
@@ -169,7 +178,10 @@ impl GpRegression {
         self
     }
 
-    /// The method [`fit`](Self::fit) will use for `n` points of dimension `d`.
+    /// The method [`fit`](Self::fit) will use for `n` points of dimension `d`, before looking at
+    /// the inputs: where this says [`Method::IterGp`] for 1-D inputs, `fit` takes
+    /// [`Method::Toeplitz`] instead if the inputs form a sorted regular grid and the kernel is
+    /// stationary on it.
     pub fn choose(&self, n: usize, d: usize) -> Method {
         match self.options.method {
             Method::Auto => {
@@ -192,10 +204,25 @@ impl GpRegression {
     pub fn fit(&self, x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>) -> Result<GpPosterior> {
         check_data(self.kernel.as_ref(), &x, &y)?;
         let (n, d) = x.dim();
-        let method = self.choose(n, d);
+        let mut method = self.choose(n, d);
+        // A regular 1-D grid with a stationary kernel: Toeplitz structure instead of IterGP
+        // (checked on the initial kernel; the check is repeated after fitting).
+        if self.options.method == Method::Auto
+            && method == Method::IterGp
+            && d == 1
+            && Toeplitz::from_kernel(self.kernel.as_ref(), x.column(0), self.noise_variance).is_ok()
+        {
+            method = Method::Toeplitz;
+        }
         if method == Method::StateSpace && (self.components.is_none() || d != 1) {
             return Err(pn_core::Error::Unsupported {
                 what: "the state-space method needs 1-D inputs and a kernel built with GpRegression::matern",
+            }
+            .into());
+        }
+        if method == Method::Toeplitz && d != 1 {
+            return Err(pn_core::Error::Unsupported {
+                what: "the Toeplitz method needs 1-D inputs on a regular grid",
             }
             .into());
         }
@@ -252,6 +279,19 @@ impl GpRegression {
                 let ss = StateSpaceGp::new(&comps, noise)?.fit(x.column(0), z.view())?;
                 Inner::StateSpace(ss)
             }
+            Method::Toeplitz => {
+                let op = Toeplitz::from_kernel(kernel.as_ref(), x.column(0), noise)?;
+                let sol = cg(&op, z.view(), None, None, &self.options.cg, |_| {
+                    crate::iterative::Control::Continue
+                })?;
+                Inner::Toeplitz(Box::new(ToeplitzPath {
+                    op,
+                    kernel: kernel.clone(),
+                    x: x.column(0).to_owned(),
+                    alpha: sol.x,
+                    cg: self.options.cg.clone(),
+                }))
+            }
             Method::IterGp => {
                 let post = IterGp::new(kernel.as_ref(), x, noise)?.fit(
                     z.view(),
@@ -274,7 +314,7 @@ impl GpRegression {
         let lml_z = match &inner {
             Inner::Exact(gp) => Some(gp.log_marginal_likelihood()),
             Inner::StateSpace(ss) => Some(ss.log_marginal_likelihood()),
-            Inner::IterGp(_) => None,
+            Inner::IterGp(_) | Inner::Toeplitz(_) => None,
         };
         Ok(GpPosterior {
             method: if method == Method::Auto {
@@ -335,6 +375,29 @@ enum Inner {
     Exact(ExactGp),
     StateSpace(StateSpacePosterior),
     IterGp(IterGpPosterior),
+    Toeplitz(Box<ToeplitzPath>),
+}
+
+/// The Toeplitz path's posterior: `α` by CG, variances by block CG at prediction time.
+#[derive(Debug, Clone)]
+struct ToeplitzPath {
+    op: Toeplitz,
+    kernel: Box<dyn Kernel>,
+    x: Array1<f64>,
+    alpha: Array1<f64>,
+    cg: CgParams,
+}
+
+impl ToeplitzPath {
+    fn predict(&self, xs: ArrayView1<'_, f64>) -> Result<(Array1<f64>, Array1<f64>)> {
+        let a = xs.insert_axis(Axis(1));
+        let ksx = self.kernel.matrix(a, self.x.view().insert_axis(Axis(1)))?;
+        let mean = ksx.dot(&self.alpha);
+        let (w, _) = cg_batch(&self.op, ksx.t(), None, &self.cg)?;
+        let red = (&ksx * &w.t()).sum_axis(Axis(1));
+        let kss = self.kernel.diag(a)?;
+        Ok((mean, (kss - red).mapv(|v| v.max(0.0))))
+    }
 }
 
 /// A GP posterior belief from [`GpRegression::fit`], in the units of the original targets.
@@ -426,6 +489,13 @@ impl GpPosterior {
                 (m, v.mapv(|s| s.max(0.0)))
             }
             Inner::IterGp(ip) => ip.predict(xs)?,
+            Inner::Toeplitz(tp) => {
+                if xs.nrows() == 0 {
+                    (Array1::zeros(0), Array1::zeros(0))
+                } else {
+                    tp.predict(xs.column(0))?
+                }
+            }
         };
         let s2 = self.y_scale * self.y_scale;
         Ok((m.mapv(|v| self.y_mean + self.y_scale * v), v * s2))
@@ -470,8 +540,8 @@ impl GpPosterior {
     }
 
     /// The joint posterior of `f` at the rows of `xs` (for [`Method::IterGp`] with the combined
-    /// covariance). The state-space path gives marginals ([`predict`](Self::predict)) and errors
-    /// with [`pn_core::Error::Unsupported`].
+    /// covariance). The state-space and Toeplitz paths give marginals
+    /// ([`predict`](Self::predict)) and error with [`pn_core::Error::Unsupported`].
     pub fn predict_full(&self, xs: ArrayView2<'_, f64>) -> Result<Gaussian> {
         self.check(&xs)?;
         if xs.nrows() == 0 {
@@ -480,9 +550,9 @@ impl GpPosterior {
         let g = match &self.inner {
             Inner::Exact(gp) => gp.predict_full(xs)?,
             Inner::IterGp(ip) => ip.predict_belief(xs)?,
-            Inner::StateSpace(_) => {
+            Inner::StateSpace(_) | Inner::Toeplitz(_) => {
                 return Err(Error::Core(pn_core::Error::Unsupported {
-                    what: "a joint posterior covariance from the state-space path",
+                    what: "a joint posterior covariance from the state-space or Toeplitz path",
                 }));
             }
         };
@@ -492,7 +562,7 @@ impl GpPosterior {
     }
 
     /// `n_samples` joint posterior draws of `f` at the rows of `xs` (`n_samples × m`); not for
-    /// [`Method::StateSpace`].
+    /// [`Method::StateSpace`] or [`Method::Toeplitz`].
     pub fn sample<R: Rng + ?Sized>(
         &self,
         xs: ArrayView2<'_, f64>,

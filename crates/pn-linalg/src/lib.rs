@@ -14,7 +14,7 @@
 //!   seeded restarts, fixed parameters (e.g. noise-free interpolation), bounds and an observer.
 //! - **The front door** ([`gp`]): `GpRegression::new(kernel, noise).fit(x, y)?` standardises the
 //!   targets, fits the hyperparameters, picks the method (exact; above a size state-space for
-//!   1-D Matérn sums, IterGP otherwise) and returns a [`gp::GpPosterior`] that says which it
+//!   1-D Matérn sums, Toeplitz on regular 1-D grids, IterGP otherwise) and returns a [`gp::GpPosterior`] that says which it
 //!   used; the real data sets `mcycle` and Mauna Loa CO₂ ship in [`gp::datasets`].
 //!
 //! - **Iterative solvers** ([`iterative`]): matrix-free (preconditioned) conjugate gradients

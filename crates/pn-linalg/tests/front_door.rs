@@ -223,6 +223,39 @@ fn iterative_path_above_the_exact_size_agrees_with_the_exact_gp() {
 }
 
 #[test]
+fn regular_grids_take_the_toeplitz_path() {
+    // A sorted regular 1-D grid and a stationary kernel that is not a Matérn sum.
+    let n = 300;
+    let x = Array2::from_shape_fn((n, 1), |(i, _)| i as f64 * 0.05);
+    let mut rng = Pcg64::seed_from_u64(8);
+    let y = x.column(0).mapv(|t: f64| (2.0 * t).sin())
+        + Array1::from_shape_fn(n, |_| 0.1 * rng.sample::<f64, _>(StandardNormal));
+    let reg = GpRegression::new(Box::new(SquaredExponential::new(0.4, 1.0).unwrap()), 0.02)
+        .optimize(false);
+    let exact = reg.clone().fit(x.view(), y.view()).unwrap();
+    let toep = reg
+        .clone()
+        .exact_max_n(100)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert_eq!(toep.method(), Method::Toeplitz);
+    let xs = array![[-0.3], [1.234], [7.77], [16.0]];
+    let (m1, v1) = exact.predict(xs.view()).unwrap();
+    let (m2, v2) = toep.predict(xs.view()).unwrap();
+    assert_allclose(&m2, &m1, 1e-6, 1e-8);
+    assert_allclose(&v2, &v1, 1e-5, 1e-8);
+    assert!(toep.log_marginal_likelihood().is_none());
+    assert!(toep.predict_full(xs.view()).is_err());
+    // Shuffled inputs are not a grid: IterGP instead.
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.swap(3, 200);
+    let xr = x.select(Axis(0), &idx);
+    let yr = y.select(Axis(0), &idx);
+    let other = reg.exact_max_n(100).fit(xr.view(), yr.view()).unwrap();
+    assert_eq!(other.method(), Method::IterGp);
+}
+
+#[test]
 fn bad_requests_are_clear_errors() {
     let (x, y) = data_1d(20, 6);
     let se: Box<dyn Kernel> = Box::new(SquaredExponential::new(1.0, 1.0).unwrap());
