@@ -14,8 +14,9 @@
 //!   seeded restarts, fixed parameters (e.g. noise-free interpolation), bounds and an observer.
 //! - **The front door** ([`gp`]): `GpRegression::new(kernel, noise).fit(x, y)?` standardises the
 //!   targets, fits the hyperparameters, picks the method (exact; above a size state-space for
-//!   1-D Matérn sums, Toeplitz on regular 1-D grids, IterGP otherwise) and returns a [`gp::GpPosterior`] that says which it
-//!   used; the real data sets `mcycle` and Mauna Loa CO₂ ship in [`gp::datasets`].
+//!   1-D Matérn sums, Toeplitz on regular 1-D grids, IterGP otherwise) and returns a
+//!   [`gp::GpPosterior`] that says which it used; the real data sets `mcycle` and Mauna Loa CO₂
+//!   ship in [`gp::datasets`].
 //!
 //! - **Iterative solvers** ([`iterative`]): matrix-free (preconditioned) conjugate gradients
 //!   with a stated stopping rule and an observer, block CG, Lanczos with full
