@@ -36,13 +36,15 @@ pub enum Error {
     /// The EK0 (which ignores the Jacobian) met a stiff problem: its steps are limited by
     /// stability, not accuracy.
     #[error(
-        "the problem is stiff at t = {t} (h·‖∂f/∂x‖ ≈ {stiffness:.1} over many steps): the EK0 is not suited, use the EK1"
+        "the problem is stiff at t = {t}: ρ(∂f/∂x)·(t1 − t0) ≈ {span:.0}, and the EK0 is stability-limited (h·ρ ≈ {stiffness:.2}); use the EK1"
     )]
     Stiff {
         /// Where stiffness was detected.
         t: f64,
-        /// The estimated `h · ρ(∂f/∂x)`.
+        /// The estimated `h · ρ(∂f/∂x)` of the last step.
         stiffness: f64,
+        /// The estimated `ρ(∂f/∂x) · (t₁ − t₀)`.
+        span: f64,
     },
     /// Invalid solver input (initial value, time span, tolerances…).
     #[error("invalid input: {what} = {value}: {reason}")]

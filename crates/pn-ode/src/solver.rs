@@ -219,6 +219,12 @@ pub struct StepInfo {
     pub diffusion: f64,
 }
 
+/// The number of accepted steps after which the EK0 checks for stiffness (and again when
+/// `max_steps` is reached).
+const STIFF_CHECK_AT: usize = 10_000;
+/// `ρ(∂f/∂x) · (t₁ − t₀)` above which a problem that needs many EK0 steps is called stiff.
+const STIFF_SPAN: f64 = 1e3;
+
 /// The ODE filter as a stepper: [`step`](Self::step) until [`done`](Self::done), then
 /// [`finish`](Self::finish). [`solve`] is this loop.
 pub struct OdeFilter<'a, F: VectorField> {
@@ -228,12 +234,11 @@ pub struct OdeFilter<'a, F: VectorField> {
     d: usize,
     engine: Engine,
     t: f64,
+    t0: f64,
     t_end: f64,
     h: f64,
     err_prev: f64,
     stats: Stats,
-    stiff_run: usize,
-    last_f: Option<(Array1<f64>, Array1<f64>)>,
     x: Array1<f64>,
     fx: Array1<f64>,
     save_at: Vec<f64>,
@@ -480,12 +485,11 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             d,
             engine,
             t: t0,
+            t0,
             t_end: t1,
             h: h.min(t1 - t0),
             err_prev: 1.0,
             stats,
-            stiff_run: 0,
-            last_f: None,
             x: Array1::zeros(d),
             fx: Array1::zeros(d),
             save_at,
@@ -524,6 +528,9 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
         loop {
             let t = self.t;
             if self.stats.steps >= self.opts.max_steps {
+                if self.opts.method.is_ek0() && self.stats.steps > 0 {
+                    self.check_stiffness(t, self.h)?;
+                }
                 return Err(Error::MaxSteps {
                     t,
                     steps: self.stats.steps,
@@ -578,7 +585,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 continue;
             }
             // Accept.
-            if self.opts.method.is_ek0() {
+            if self.opts.method.is_ek0() && self.stats.steps + 1 == STIFF_CHECK_AT {
                 self.check_stiffness(t_new, h)?;
             }
             // Keep the state before the step only if a save_at time falls inside it.
@@ -646,25 +653,48 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
         Ok(())
     }
 
-    /// Stiffness detection for the EK0: the Lipschitz estimate `ρ ≈ ‖Δf‖/‖Δx‖` along the
-    /// solution times the step must not stay large for many steps.
+    /// Stiffness diagnosis for the EK0 after [`STIFF_CHECK_AT`] steps and when the step budget
+    /// runs out: the spectral radius `ρ` of `∂f/∂x` at the last predicted state by power
+    /// iteration on directional derivatives (finite differences of `f` — a diagnostic, not part
+    /// of the solution). The EK0's steps are stability-limited at `h ρ ≈ 0.1–0.2` (measured on
+    /// HIRES and ROBER), where accuracy-limited steps on non-stiff problems sit too at loose
+    /// tolerances; what separates the two is `ρ (t₁ − t₀)`, the number of stability-limited
+    /// steps the span needs. [`Error::Stiff`] when it exceeds [`STIFF_SPAN`].
     fn check_stiffness(&mut self, t: f64, h: f64) -> Result<()> {
-        if let Some((xp, fp)) = &self.last_f {
-            let dx = (&self.x - xp).mapv(|v| v * v).sum().sqrt();
-            let df = (&self.fx - fp).mapv(|v| v * v).sum().sqrt();
-            if dx > 0.0 {
-                let stiffness = h * df / dx;
-                if stiffness > 5.0 {
-                    self.stiff_run += 1;
-                } else {
-                    self.stiff_run = 0;
-                }
-                if self.stiff_run >= 50 && self.stats.steps > 500 {
-                    return Err(Error::Stiff { t, stiffness });
-                }
+        let d = self.d;
+        let x = self.x.as_slice().expect("contiguous");
+        let f0 = self.fx.as_slice().expect("contiguous");
+        let xnorm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        // A fixed, deterministic start vector with all components.
+        let mut v: Vec<f64> = (0..d)
+            .map(|i| 1.0 + 0.618 * ((i * 7 + 3) % 11) as f64)
+            .collect();
+        let mut rho = 0.0;
+        let mut xe = vec![0.0; d];
+        let mut fe = vec![0.0; d];
+        for _ in 0..8 {
+            let vn = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            if !(vn > 0.0 && vn.is_finite()) {
+                return Ok(());
             }
+            let eps = f64::EPSILON.sqrt() * (1.0 + xnorm);
+            for i in 0..d {
+                xe[i] = x[i] + eps * v[i] / vn;
+            }
+            self.f.f(t, &xe, &mut fe);
+            self.stats.f_evals += 1;
+            for i in 0..d {
+                v[i] = (fe[i] - f0[i]) / eps;
+            }
+            rho = v.iter().map(|a| a * a).sum::<f64>().sqrt();
         }
-        self.last_f = Some((self.x.clone(), self.fx.clone()));
+        if rho.is_finite() && rho * (self.t_end - self.t0) > STIFF_SPAN {
+            return Err(Error::Stiff {
+                t,
+                stiffness: h * rho,
+                span: rho * (self.t_end - self.t0),
+            });
+        }
         Ok(())
     }
 

@@ -298,3 +298,27 @@ fn ek0_in_ten_thousand_dimensions() {
     assert!(z2.is_finite());
     assert!(sol.stats().steps < 200, "{} steps", sol.stats().steps);
 }
+
+#[test]
+fn stiff_catalogue_problems_are_diagnosed_for_the_ek0() {
+    // HIRES: instead of exhausting its step budget the EK0 stops with a stiffness error that
+    // names the time and the size of the problem.
+    use pn_ode::problems::Hires;
+    let err = solve(
+        &AutoDiff(Hires::new()),
+        (Hires::T0, Hires::T1),
+        Array1::from(Hires::X0.to_vec()).view(),
+        Options::default()
+            .method(Method::Ek0)
+            .tolerances(1e-6, 1e-6),
+    )
+    .err()
+    .expect("the EK0 must not solve HIRES silently");
+    match err {
+        pn_ode::Error::Stiff { t, span, .. } => {
+            assert!(t > Hires::T0 && t < Hires::T1);
+            assert!(span > 1e3, "span {span}");
+        }
+        other => panic!("expected Error::Stiff, got {other}"),
+    }
+}
