@@ -114,8 +114,7 @@ fn run_nuts_rs(target: &Arc<dyn LogDensity>, seed: u64, low_rank: bool) -> Outco
     }
 }
 
-fn run_pn(target: &Arc<dyn LogDensity>, seed: u64, dense: bool) -> Outcome {
-    let metric = if dense { MetricKind::Dense } else { MetricKind::Diag };
+fn run_pn(target: &Arc<dyn LogDensity>, seed: u64, metric: MetricKind) -> Outcome {
     let run = RunOptions::default().chains(CHAINS).warmup(TUNE).draws(DRAWS).seed(seed);
     let start = Instant::now();
     let fit = sample(target, &Sampler::Nuts(NutsOptions::default().metric(metric)), &run).unwrap();
@@ -133,12 +132,18 @@ fn run_pn(target: &Arc<dyn LogDensity>, seed: u64, dense: bool) -> Outcome {
 fn main() {
     let seeds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     println!("target,sampler,metric,seed,min_ess_bulk,grad_total,grad_sampling,ess_per_grad_sampling,ess_per_grad_total,seconds,ess_per_second,divergences,valid");
-    for (name, dense) in [("diag100", false), ("corr10", false), ("corr10", true)] {
+    for (name, metric) in [
+        ("diag100", MetricKind::Diag),
+        ("diag100", MetricKind::DiagGrad),
+        ("corr10", MetricKind::Diag),
+        ("corr10", MetricKind::Dense),
+    ] {
+        let dense = metric == MetricKind::Dense;
         let m = models::model(name).unwrap();
         let truth = m.truth.clone().unwrap();
         for seed in 0..seeds {
             for peer in ["pn-mcmc", "nuts-rs"] {
-                let o = if peer == "pn-mcmc" { run_pn(&m.target, seed, dense) } else { run_nuts_rs(&m.target, seed, dense) };
+                let o = if peer == "pn-mcmc" { run_pn(&m.target, seed, metric) } else { run_nuts_rs(&m.target, seed, dense) };
                 let dim = o.draws.dim().2;
                 let mut ess = f64::INFINITY;
                 let mut valid = true;
@@ -148,10 +153,11 @@ fn main() {
                     let z = (x.mean().unwrap() - truth.mean[i]) / mcse_mean(x);
                     valid &= z.abs() < 5.0 && (sd(x) / truth.sd[i] - 1.0).abs() < 0.1;
                 }
-                let metric = match (peer, dense) {
-                    (_, false) => "diag",
-                    ("pn-mcmc", true) => "dense",
-                    _ => "low-rank",
+                let metric = match (peer, metric) {
+                    ("pn-mcmc", MetricKind::Dense) => "dense",
+                    ("pn-mcmc", MetricKind::DiagGrad) => "diag-grad",
+                    (_, MetricKind::Dense) => "low-rank",
+                    _ => "diag",
                 };
                 println!(
                     "{name},{peer},{metric},{seed},{ess:.0},{},{},{:.4},{:.4},{:.3},{:.0},{},{valid}",

@@ -29,6 +29,8 @@ pub enum SamplerArg {
     Nuts,
     /// NUTS with a dense metric: for strongly correlated targets.
     NutsDense,
+    /// NUTS with a diagonal metric from draws and gradients (nutpie's estimate): cheaper warm-up.
+    NutsGrad,
     /// Static HMC (20 leapfrog steps, jittered step size).
     Hmc,
     /// Adaptive random-walk Metropolis (Haario).
@@ -110,6 +112,7 @@ impl SamplerArg {
         match self {
             Self::Nuts => Sampler::Nuts(nuts),
             Self::NutsDense => Sampler::Nuts(nuts.metric(MetricKind::Dense)),
+            Self::NutsGrad => Sampler::Nuts(nuts.metric(MetricKind::DiagGrad)),
             Self::Hmc => {
                 let o = HmcOptions::default();
                 let adapt = o.adapt.clone().target_accept(args.target_accept);
@@ -124,6 +127,7 @@ impl SamplerArg {
         match self {
             Self::Nuts => "nuts",
             Self::NutsDense => "nuts-dense",
+            Self::NutsGrad => "nuts-grad",
             Self::Hmc => "hmc",
             Self::Rwm => "rwm",
             Self::Slice => "slice",

@@ -16,7 +16,9 @@ fn main() {
     );
     for (name, metric) in [
         ("diag100", MetricKind::Diag),
+        ("diag100", MetricKind::DiagGrad),
         ("corr10", MetricKind::Diag),
+        ("corr10", MetricKind::DiagGrad),
         ("corr10", MetricKind::Dense),
         ("gauss100", MetricKind::Dense),
     ] {

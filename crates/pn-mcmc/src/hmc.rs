@@ -405,6 +405,8 @@ pub(crate) struct HmcKernel<'a, T: ?Sized> {
     da: DualAveraging,
     windows: Windows,
     est: Welford,
+    /// Gradient statistics for [`MetricKind::DiagGrad`].
+    est_grad: Option<Welford>,
     adapt_metric: bool,
     counters: Counters,
     divergent: bool,
@@ -447,10 +449,20 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                 max_energy_error, ..
             } => max_energy_error,
         };
+        let grad_metric = adapt.metric == MetricKind::DiagGrad;
+        // With gradient-based adaptation the metric starts from the gradient at the initial
+        // point (`1/|∂ᵢ log p|`, clamped), which removes most of the cost of the first window.
+        let metric = if grad_metric {
+            Metric::Diag {
+                inv: g.iter().map(|v| (1.0 / v.abs()).clamp(1e-6, 1e6)).collect(),
+            }
+        } else {
+            Metric::identity(d)
+        };
         let mut k = Self {
             target,
             traj,
-            metric: Metric::identity(d),
+            metric,
             eps: adapt.init_step_size,
             z: Phase {
                 q: q0.to_vec(),
@@ -462,6 +474,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             da: DualAveraging::new(adapt),
             windows: Windows::new(num_warmup, adapt),
             est: Welford::new(d, dense),
+            est_grad: grad_metric.then(|| Welford::new(d, false)),
             adapt_metric: adapt.metric != MetricKind::Unit,
             counters,
             divergent: false,
@@ -863,11 +876,26 @@ impl<T: LogDensity + ?Sized> Kernel for HmcKernel<'_, T> {
             if self.adapt_metric {
                 if self.windows.in_window() {
                     self.est.add(&self.z.q);
+                    if let Some(eg) = &mut self.est_grad {
+                        eg.add(&self.z.g);
+                    }
                 }
                 if self.windows.end_of_window() {
                     self.windows.compute_next_window();
                     let d = self.z.q.len();
-                    let inv = self.est.regularised();
+                    let mut inv = self.est.regularised();
+                    if let Some(eg) = &mut self.est_grad {
+                        // For a Gaussian, Var(xᵢ) · Var(∂ᵢ log p) = 1 along the axes:
+                        // √(Var x / Var ∂ log p) is exact there and robust elsewhere.
+                        let vg = eg.regularised();
+                        for i in 0..d {
+                            let r = (inv[i] / vg[i]).sqrt();
+                            if r.is_finite() && r > 0.0 {
+                                inv[i] = r;
+                            }
+                        }
+                        eg.restart();
+                    }
                     self.metric = if self.est.dense {
                         match cholesky(&inv, d) {
                             Some(l) => Metric::Dense { inv, l },

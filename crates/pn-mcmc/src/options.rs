@@ -12,6 +12,10 @@ pub enum MetricKind {
     /// A diagonal inverse metric from the warm-up variances (Stan's default `diag_e`).
     #[default]
     Diag,
+    /// A diagonal inverse metric `√(Var xᵢ / Var ∂ᵢ log p)` from the warm-up draws and their
+    /// gradients, started at `1/|∂ᵢ log p(x₀)|` (the estimate used by nutpie): exact for
+    /// Gaussians with axis-aligned covariance after few draws, so warm-up is cheaper.
+    DiagGrad,
     /// A dense inverse metric from the warm-up covariance (Stan's `dense_e`): for strongly
     /// correlated targets, at `O(d²)` per leapfrog step.
     Dense,

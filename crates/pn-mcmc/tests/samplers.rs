@@ -113,6 +113,32 @@ fn nuts_dense_metric_beats_diagonal_on_strong_correlation() {
 }
 
 #[test]
+fn nuts_gradient_based_metric() {
+    let target = DiagGaussian {
+        var: vec![0.01, 1.0, 100.0, 4.0],
+    };
+    let s = Sampler::Nuts(NutsOptions::default().metric(MetricKind::DiagGrad));
+    let fit = sample(&target, &s, &RUN()).unwrap();
+    check_moments(
+        &fit,
+        &[0.0; 4],
+        &[0.1, 1.0, 10.0, 2.0],
+        4.0,
+        "nuts diag-grad",
+    );
+    assert!(max_rhat(&fit) < 1.01, "R-hat {}", max_rhat(&fit));
+    // The adapted inverse metric is the variance, to within the estimate's noise.
+    for inv in fit.inv_metric.iter().flatten() {
+        for (v, t) in inv.iter().zip(&target.var) {
+            assert!(
+                (v / t - 1.0).abs() < 0.3,
+                "inverse metric {v} vs variance {t}"
+            );
+        }
+    }
+}
+
+#[test]
 fn static_hmc_gaussian() {
     let target = corr_gaussian(3, 0.3);
     let s = Sampler::Hmc(HmcOptions::default().n_steps(10));
