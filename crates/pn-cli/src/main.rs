@@ -10,6 +10,7 @@ mod error;
 mod mcmc;
 mod ode;
 mod plot;
+mod quad;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,9 @@ enum Command {
     /// Sample a model with MCMC (NUTS, HMC, Metropolis, slice, ensemble): summary table with
     /// R-hat, ESS, MCSE and warnings.
     Mcmc(mcmc::McmcArgs),
+    /// Integrate a test integrand by Bayesian quadrature (or a classical rule): estimate ± std
+    /// against the closed-form truth.
+    Quad(quad::QuadArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Ode(args)) => ode::run(args),
         Some(Command::Mcmc(args)) => mcmc::run(args),
+        Some(Command::Quad(args)) => quad::run(args),
         None => {
             // No subcommand: show what there is. This is not an error.
             let help = Cli::command().render_help().to_string();

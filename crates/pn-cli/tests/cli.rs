@@ -684,3 +684,119 @@ fn demo_lists_the_mcmc_panel() {
         assert!((est - sd).abs() < 4.0 * se + 0.05 * sd, "{row}");
     }
 }
+
+/// ∫₀¹ f by composite Simpson with 20 000 panels (independent of pn-quad).
+fn simpson(f: impl Fn(f64) -> f64) -> f64 {
+    let m = 20_000;
+    let h = 1.0 / m as f64;
+    let mut s = f(0.0) + f(1.0);
+    for i in 1..m {
+        s += if i % 2 == 1 { 4.0 } else { 2.0 } * f(i as f64 * h);
+    }
+    s * h / 3.0
+}
+
+#[test]
+fn quad_without_arguments_runs_the_default_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pn(tmp.path(), &["quad"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(fields.len(), 4, "estimate std truth error: {line}");
+    assert!((fields[0] - fields[2] - fields[3]).abs() < 1e-3 * fields[3].abs() + 1e-15);
+    assert!(stderr(&out).contains("estimate"));
+}
+
+#[test]
+fn quad_json_matches_an_independent_integral_within_its_std() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(
+        tmp.path(),
+        &["quad", "--family", "gaussian", "--dim", "1", "--budget", "24", "--json"],
+    );
+    let a = doc["params"]["a"][0].as_f64().unwrap();
+    let u = doc["params"]["u"][0].as_f64().unwrap();
+    let truth = simpson(|x| (-(a * (x - u)).powi(2)).exp());
+    assert!((doc["truth"].as_f64().unwrap() - truth).abs() < 1e-10);
+    let est = doc["estimate"].as_f64().unwrap();
+    let std = doc["std"].as_f64().unwrap();
+    assert!((est - truth).abs() < 1e-3 * truth, "estimate {est} vs {truth}");
+    assert!((est - truth).abs() < 4.0 * std, "error {} vs std {std}", est - truth);
+    assert_eq!(doc["n_evals"], 24);
+    let hist = doc["history"].as_array().unwrap();
+    assert_eq!(hist.last().unwrap()["n"], 24);
+    assert!(doc["kernel"]["lengthscales"].as_array().is_some());
+}
+
+#[test]
+fn quad_every_method_runs_and_plots() {
+    let tmp = tempfile::tempdir().unwrap();
+    for m in ["bq-halton", "bq-us", "bq-mi", "mc", "qmc", "gauss"] {
+        let doc = pn_json(
+            tmp.path(),
+            &["quad", "--dim", "2", "--budget", "16", "--method", m, "--json"],
+        );
+        let err = doc["error"].as_f64().unwrap();
+        let truth = doc["truth"].as_f64().unwrap();
+        match doc["std"].as_f64() {
+            // Monte Carlo with 16 points: within 5 standard errors.
+            Some(se) if m == "mc" => assert!(err.abs() < 5.0 * se, "{m}: error {err} vs se {se}"),
+            _ => assert!(err.abs() < truth.abs(), "{m}: error {err} vs truth {truth}"),
+        }
+    }
+    let out = pn(
+        tmp.path(),
+        &["quad", "--family", "oscillatory", "--dim", "2", "--budget", "20", "--plot", "q.svg"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(tmp.path().join("q.svg")).unwrap();
+    assert!(svg.contains("reported std") && svg.contains("Monte Carlo"));
+    let doc = pn_json(
+        tmp.path(),
+        &["quad", "--family", "gaussian-measure", "--dim", "2", "--tol", "1e-3", "--json"],
+    );
+    assert_eq!(doc["stop"], "tolerance");
+    assert!(doc["std"].as_f64().unwrap() < 1e-3);
+}
+
+#[test]
+fn quad_list_and_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pn(tmp.path(), &["quad", "--list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["oscillatory", "corner-peak", "discontinuous", "gaussian-measure", "bq-mi"] {
+        assert!(text.contains(name), "{name} missing from --list");
+    }
+    assert_fails_with(tmp.path(), &["quad", "--family", "nope"], &["--family", "nope"]);
+    assert_fails_with(tmp.path(), &["quad", "--dim", "9"], &["--dim"]);
+    assert_fails_with(tmp.path(), &["quad", "--plot", "x.png"], &[".svg"]);
+    assert_fails_with(tmp.path(), &["quad", "--tol", "-1"], &["--tol"]);
+    assert_fails_with(
+        tmp.path(),
+        &["quad", "--family", "gaussian-measure", "--kernel", "matern12"],
+        &["embedding"],
+    );
+}
+
+#[test]
+fn demo_lists_the_quad_panel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = pn_json(tmp.path(), &["demo", "--json", "--out", "d"]);
+    let panel = doc["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "quad_genz_gaussian")
+        .expect("quadrature panel");
+    let svg = std::fs::read_to_string(tmp.path().join(panel["file"].as_str().unwrap())).unwrap();
+    assert!(svg.contains("Bayesian quadrature"));
+    let m = &panel["metrics"];
+    let err = m["error"].as_f64().unwrap().abs();
+    assert!(err < 4.0 * m["std"].as_f64().unwrap());
+    assert!(err < m["mc_error"].as_f64().unwrap());
+}

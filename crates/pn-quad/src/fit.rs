@@ -11,11 +11,11 @@ use crate::kernel::QuadKernel;
 
 const RESTARTS: usize = 0;
 const LOWER: f64 = 0.3;
-const UPPER: f64 = 10.0;
+const UPPER: f64 = 2.0;
 const SCALINGS: [f64; 7] = [0.25, 0.4, 0.6, 1.0, 1.6, 2.5, 4.0];
 
 /// Refit the lengthscales and output scale of `kernel` to noise-free data `(x, y)` by maximum
-/// marginal likelihood. Lengthscales are bounded to `[0.3 s n^{−1/d}, 10 s]` with `s` the spread
+/// marginal likelihood. Lengthscales are bounded to `[0.3 s n^{−1/d}, 2 s]` with `s` the spread
 /// of the nodes in that dimension (`s n^{−1/d}` is the typical node spacing).
 /// Kernels without lengthscales (Wiener) are returned unchanged: their output scale has a
 /// closed form.

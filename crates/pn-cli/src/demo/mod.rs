@@ -11,6 +11,7 @@
 mod gp;
 mod mcmc;
 mod ode;
+mod quad;
 
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,12 @@ const PANELS: &[Panel] = &[
         title: "MCMC with diagnostics: NUTS on the banana (b = 0.02), traces and marginal densities",
         file: "mcmc-banana.svg",
         run: mcmc::run,
+    },
+    Panel {
+        name: "quad_genz_gaussian",
+        title: "Integrals with error bars: Bayesian quadrature of a 2-D Genz peak vs Monte Carlo and QMC",
+        file: "quad-genz-gaussian.svg",
+        run: quad::run,
     },
 ];
 
