@@ -7,7 +7,10 @@
 //! ideal for a calibrated scale), and the fraction of problems with the error within
 //! `2 √tr Cov`.
 //!
-//! Run: `cargo run --release -p pn-linalg --example iter_linsolve_calibration`
+//! Writes the scatter plot of `‖e‖` against `√tr Cov` for κ = 1e3 to the SVG file given as the
+//! first argument (default `docs/img/iter-linsolve-calibration.svg`).
+//!
+//! Run: `cargo run --release -p pn-linalg --example iter_linsolve_calibration [out.svg]`
 
 use ndarray::{Array1, Array2};
 use pn_linalg::iterative::Control;
@@ -44,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| solver | κ | iterations | median ‖e‖ | median √tr Cov | median √tr Cov / ‖e‖ | mean ‖e‖²/tr Cov | ‖e‖ ≤ 2√tr Cov |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut scatter: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     for &(kappa, m) in &[(1e2, 10), (1e2, 25), (1e3, 20), (1e4, 40)] {
         let solvers: Vec<(&str, Solver)> = vec![
             (
@@ -130,6 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut errs = Vec::new();
             let mut sds = Vec::new();
             let mut z2 = 0.0;
+            let mut points = Vec::new();
             let mut covered = 0;
             for _ in 0..problems {
                 let (a, b, x) = problem(n, kappa, &mut rng);
@@ -139,6 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 errs.push(e);
                 sds.push(tr.sqrt());
                 z2 += e * e / tr;
+                points.push((e, tr.sqrt()));
                 if e <= 2.0 * tr.sqrt() {
                     covered += 1;
                 }
@@ -155,7 +161,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 z2 / problems as f64,
                 100.0 * covered as f64 / problems as f64
             );
+            if kappa == 1e3 {
+                scatter.push((name.to_string(), points));
+            }
         }
     }
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "docs/img/iter-linsolve-calibration.svg".into());
+    plot(&out, &scatter)?;
+    eprintln!("wrote {out}");
+    Ok(())
+}
+
+/// Log–log scatter of actual error against reported √tr Cov, with the lines y = x and y = x/2.
+fn plot(out: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(out, (720, 540)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = (1e-2f64, 1e2f64);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Reported √tr Cov vs actual error (κ = 1e3, 20 iterations, n = 100)",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("actual error ‖x − x*‖")
+        .y_desc("reported √tr Cov")
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(lo, lo), (hi, hi)],
+            BLACK.stroke_width(1),
+        ))?
+        .label("calibrated: √tr Cov = ‖e‖")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    let colors = [RED, BLUE, GREEN, MAGENTA, CYAN];
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let c = colors[i % colors.len()];
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|&(e, s)| Circle::new((e.clamp(lo, hi), s.clamp(lo, hi)), 2, c.filled())),
+            )?
+            .label(name.as_str())
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    root.present()?;
     Ok(())
 }
