@@ -18,6 +18,8 @@ pub(crate) struct DenseFilter {
     prior: Prior1d,
     d: usize,
     n: usize,
+    /// The order `o` of the equation: observe `x^{(o)} − f(t, x, …, x^{(o−1)})`.
+    order: usize,
     ek1: bool,
     /// Current mean (original coordinates).
     pub(crate) mean: Vec<f64>,
@@ -45,6 +47,7 @@ impl DenseFilter {
     pub(crate) fn new(
         q: usize,
         d: usize,
+        order: usize,
         ek1: bool,
         mean: Vec<f64>,
         chol: Vec<f64>,
@@ -54,13 +57,14 @@ impl DenseFilter {
             prior: Prior1d::new(q)?,
             d,
             n,
+            order,
             ek1,
             mean,
             chol,
             ws: Workspace::default(),
             p: vec![0.0; q + 1],
             mbar: vec![0.0; n],
-            jac: Array2::zeros((d, d)),
+            jac: Array2::zeros((d, order * d)),
             fx: vec![0.0; d],
             lbar: vec![0.0; n * n],
             hrow: vec![0.0; n],
@@ -89,8 +93,10 @@ impl DenseFilter {
                 self.mbar[i * d + j] = v;
             }
         }
-        for j in 0..d {
-            x[j] = self.mbar[j] * self.p[0];
+        for k in 0..self.order {
+            for j in 0..d {
+                x[k * d + j] = self.mbar[k * d + j] * self.p[k];
+            }
         }
     }
 
@@ -105,42 +111,42 @@ impl DenseFilter {
         let q1 = self.prior.n;
         self.fx.copy_from_slice(fx);
         let lq = self.prior.lq();
-        let (p0, p1) = (self.p[0], self.p[1]);
-        // B = H̄ (L̄_Q ⊗ I): B[i, (c, j)] = δᵢⱼ p₁ L̄_Q[1, c] − Jᵢⱼ p₀ L̄_Q[0, c].
-        // H Q Hᵀ = B Bᵀ; only c ∈ {0, 1} contribute (L̄_Q is lower triangular).
-        let (l00, l10, l11) = (lq[0], lq[q1], lq[q1 + 1]);
+        let o = self.order;
+        // B = H̄ (L̄_Q ⊗ I) with H̄ = pₒ Eₒ − Σ_{k<o} (∂f/∂x⁽ᵏ⁾) pₖ Eₖ:
+        // B[i, (c, j)] = δᵢⱼ pₒ L̄_Q[o, c] − Σ_{k<o} J[i, (k, j)] pₖ L̄_Q[k, c]; only c ≤ o is nonzero
+        // (L̄_Q is lower triangular). H Q Hᵀ = B Bᵀ.
+        let w = (o + 1) * d;
+        let mut b = vec![0.0; d * w];
+        for i in 0..d {
+            for c in 0..=o {
+                for j in 0..d {
+                    let mut v = if i == j {
+                        self.p[o] * lq[o * q1 + c]
+                    } else {
+                        0.0
+                    };
+                    if self.ek1 {
+                        for k in c..o {
+                            v -= self.jac[[i, k * d + j]] * self.p[k] * lq[k * q1 + c];
+                        }
+                    }
+                    b[i * w + c * d + j] = v;
+                }
+            }
+        }
         let mut s = vec![0.0; d * d];
         for i in 0..d {
             for k in 0..=i {
-                // Σ_c Σ_j B[i,(c,j)] B[k,(c,j)]
-                let mut v = 0.0;
-                // c = 1: only j = i (for row i) and j = k (for row k): nonzero iff i == k.
-                if i == k {
-                    v += (p1 * l11) * (p1 * l11);
-                }
-                // c = 0: B[i,(0,j)] = δᵢⱼ p₁ l10 − Jᵢⱼ p₀ l00.
-                for j in 0..d {
-                    let bi = if i == j { p1 * l10 } else { 0.0 }
-                        - if self.ek1 {
-                            self.jac[[i, j]] * p0 * l00
-                        } else {
-                            0.0
-                        };
-                    let bk = if k == j { p1 * l10 } else { 0.0 }
-                        - if self.ek1 {
-                            self.jac[[k, j]] * p0 * l00
-                        } else {
-                            0.0
-                        };
-                    v += bi * bk;
-                }
+                let v: f64 = (0..w).map(|c| b[i * w + c] * b[k * w + c]).sum();
                 s[i * d + k] = v;
                 s[k * d + i] = v;
             }
         }
         let sd: Vec<f64> = (0..d).map(|i| s[i * d + i].sqrt()).collect();
-        // σ̂² = zᵀ S⁻¹ z / d by a Cholesky of S (d × d, positive definite: p₁ l11 > 0).
-        let z: Vec<f64> = (0..d).map(|i| self.mbar[d + i] * p1 - fx[i]).collect();
+        // σ̂² = zᵀ S⁻¹ z / d by a Cholesky of S (d × d, positive definite: pₒ L̄_Q[o, o] > 0).
+        let z: Vec<f64> = (0..d)
+            .map(|i| self.mbar[o * d + i] * self.p[o] - fx[i])
+            .collect();
         let sigma2 = chol_solve_norm2(&mut s, d, &z) / d as f64;
         Attempt { sigma2, sd }
     }
@@ -171,16 +177,18 @@ impl DenseFilter {
             }
         }
         tria(f, n, 2 * n, &mut self.lbar);
-        // Condition row by row on (E₁ − J E₀) X = f(x̂) − J x̂ (EK1) or E₁ X = f(x̂) (EK0).
-        let (p0, p1) = (self.p[0], self.p[1]);
-        // The targets use the linearisation point x̂ (the predicted mean), fixed before the rows
-        // update the mean.
+        // Condition row by row on (Eₒ − Σ_{k<o} Jₖ Eₖ) X = f(x̂) − Σ_{k<o} Jₖ x̂⁽ᵏ⁾ (EK1) or
+        // Eₒ X = f(x̂) (EK0). The targets use the linearisation point (the predicted mean),
+        // fixed before the rows update the mean.
+        let o = self.order;
         let y: Vec<f64> = (0..d)
             .map(|i| {
                 let mut y = self.fx[i];
                 if self.ek1 {
-                    for c in 0..d {
-                        y -= self.jac[[i, c]] * self.mbar[c] * p0;
+                    for k in 0..o {
+                        for c in 0..d {
+                            y -= self.jac[[i, k * d + c]] * self.mbar[k * d + c] * self.p[k];
+                        }
                     }
                 }
                 y
@@ -190,10 +198,12 @@ impl DenseFilter {
         for (i, &y) in y.iter().enumerate() {
             let h = &mut self.hrow;
             h.fill(0.0);
-            h[d + i] = p1;
+            h[o * d + i] = self.p[o];
             if self.ek1 {
-                for c in 0..d {
-                    h[c] = -self.jac[[i, c]] * p0;
+                for k in 0..o {
+                    for c in 0..d {
+                        h[k * d + c] = -self.jac[[i, k * d + c]] * self.p[k];
+                    }
                 }
             }
             let gain = condition_factor(h, &mut self.lbar);

@@ -42,16 +42,27 @@ pub trait VectorField: Send + Sync {
     /// The Jacobian `∂f/∂x (t, x)` into `jac` (`d × d`).
     fn jacobian(&self, t: f64, x: &[f64], jac: &mut Array2<f64>);
 
-    /// The diagonal `∂fᵢ/∂xᵢ (t, x)` into `diag` (length `d`), for the diagonal EK1. The default
-    /// takes the diagonal of [`jacobian`](Self::jacobian); override it when the diagonal is
-    /// cheaper than the whole matrix (large systems).
+    /// The diagonal `∂fᵢ/∂xᵢ (t, x)` into `diag` (length `d`; for a second-order field the
+    /// diagonals of both blocks, length `2d`), for the diagonal EK1. The default takes the
+    /// diagonal of [`jacobian`](Self::jacobian); override it when the diagonal is cheaper than
+    /// the whole matrix (large systems).
     fn jacobian_diagonal(&self, t: f64, x: &[f64], diag: &mut [f64]) {
-        let d = diag.len();
-        let mut jac = Array2::zeros((d, d));
+        let d = self.dim();
+        let o = self.order();
+        let mut jac = Array2::zeros((d, o * d));
         self.jacobian(t, x, &mut jac);
-        for (i, v) in diag.iter_mut().enumerate() {
-            *v = jac[[i, i]];
+        for k in 0..o {
+            for i in 0..d {
+                diag[k * d + i] = jac[[i, k * d + i]];
+            }
         }
+    }
+
+    /// The order of the equation: 1 for `x' = f(t, x)` (the default), 2 for
+    /// `x'' = f(t, x, x')`. A second-order field receives `[x, x']` (length `2d`) wherever `x` is
+    /// passed, and its Jacobian is `[∂f/∂x, ∂f/∂x']` (`d × 2d`).
+    fn order(&self) -> usize {
+        1
     }
 
     /// The derivatives `x(t₀), x'(t₀), …, x^{(q)}(t₀)` of the solution through `x₀`, exactly,
@@ -129,6 +140,69 @@ where
     }
 }
 
+/// A second-order ODE `x'' = f(t, x, x')` written once for any dual-number type, solved
+/// natively (the filter's state holds `x, x', x'', …` and observes `x'' − f(t, x, x') = 0`; no
+/// doubling of the dimension).
+///
+/// ```
+/// use num_dual::DualNum;
+/// use pn_ode::SecondOrderFunction;
+///
+/// /// The damped pendulum θ'' = −sin θ − γ θ'.
+/// struct Pendulum { gamma: f64 }
+/// impl SecondOrderFunction for Pendulum {
+///     fn dim(&self) -> usize { 1 }
+///     fn eval<D: DualNum<Primitive = f64> + Copy>(&self, _t: D, x: &[D], v: &[D], a: &mut [D]) {
+///         a[0] = -x[0].sin() - v[0] * self.gamma;
+///     }
+/// }
+/// ```
+pub trait SecondOrderFunction: Send + Sync {
+    /// The dimension `d` of `x`.
+    fn dim(&self) -> usize;
+
+    /// Write `f(t, x, v)` into `a` (all of length `d`).
+    fn eval<D: DualNum<Primitive = f64> + Copy>(&self, t: D, x: &[D], v: &[D], a: &mut [D]);
+}
+
+/// A [`SecondOrderFunction`] as a (second-order) [`VectorField`]: exact Jacobians and Taylor
+/// coefficients from dual numbers.
+pub struct SecondOrder<F>(pub F);
+
+impl<F: SecondOrderFunction> VectorField for SecondOrder<F> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+
+    fn order(&self) -> usize {
+        2
+    }
+
+    fn f(&self, t: f64, xv: &[f64], a: &mut [f64]) {
+        let d = self.0.dim();
+        self.0.eval(t, &xv[..d], &xv[d..2 * d], a);
+    }
+
+    fn jacobian(&self, t: f64, xv: &[f64], jac: &mut Array2<f64>) {
+        let d = self.0.dim();
+        let mut xd: Vec<Dual<f64>> = xv.iter().map(|&v| Dual::from_re(v)).collect();
+        let mut out = vec![Dual::from_re(0.0); d];
+        for j in 0..2 * d {
+            xd[j].eps = 1.0;
+            self.0
+                .eval(Dual::from_re(t), &xd[..d], &xd[d..2 * d], &mut out);
+            for i in 0..d {
+                jac[[i, j]] = out[i].eps;
+            }
+            xd[j].eps = 0.0;
+        }
+    }
+
+    fn taylor(&self, t0: f64, xv0: ArrayView1<'_, f64>, q: usize) -> Option<Vec<Array1<f64>>> {
+        taylor_coefficients_second_order(&self.0, t0, xv0, q)
+    }
+}
+
 /// Jets: a nested dual number `Dual<Dual<…>>` of depth `k` represents a polynomial in
 /// `τ = ε₁ + … + ε_k` (all `εᵢ² = 0`), so `τʲ/j!` is the sum of all products of `j` distinct
 /// `ε`'s and the coefficient of `ε₁⋯ε_k` of `g(x(τ))` is `dᵏ/dτᵏ g` at `τ = 0`.
@@ -174,6 +248,72 @@ fn jet_derivative<F: OdeFunction, J: Jet>(f: &F, t0: f64, coeffs: &[Array1<f64>]
     let mut out = vec![J::lift(&[0.0]); d];
     f.eval(t, &x, &mut out);
     Array1::from_iter(out.iter().map(|v| v.top()))
+}
+
+/// The `k`-th derivative along the solution of a second-order equation:
+/// `dᵏ/dτᵏ f(t₀ + τ, x(τ), x'(τ))` with `x` known to order `k + 1`.
+fn jet_derivative2<F: SecondOrderFunction, J: Jet>(
+    f: &F,
+    t0: f64,
+    coeffs: &[Array1<f64>],
+) -> Array1<f64> {
+    let d = f.dim();
+    let lift = |from: usize| -> Vec<J> {
+        (0..d)
+            .map(|i| {
+                let c: Vec<f64> = coeffs[from..].iter().map(|a| a[i]).collect();
+                J::lift(&c)
+            })
+            .collect()
+    };
+    let (x, v) = (lift(0), lift(1));
+    let t = J::lift(&[t0, 1.0]);
+    let mut out = vec![J::lift(&[0.0]); d];
+    f.eval(t, &x, &v, &mut out);
+    Array1::from_iter(out.iter().map(|v| v.top()))
+}
+
+/// `x(t₀), x'(t₀), …, x^{(q)}(t₀)` of `x'' = f(t, x, x')` through `[x₀, v₀]` (length `2d`), by
+/// Taylor-mode automatic differentiation with nested duals.
+pub fn taylor_coefficients_second_order<F: SecondOrderFunction>(
+    f: &F,
+    t0: f64,
+    xv0: ArrayView1<'_, f64>,
+    q: usize,
+) -> Option<Vec<Array1<f64>>> {
+    let d = f.dim();
+    if q > MAX_TAYLOR_ORDER || xv0.len() != 2 * d {
+        return None;
+    }
+    type D1 = Dual<f64>;
+    type D2 = Dual<D1>;
+    type D3 = Dual<D2>;
+    type D4 = Dual<D3>;
+    type D5 = Dual<D4>;
+    type D6 = Dual<D5>;
+    type D7 = Dual<D6>;
+    type D8 = Dual<D7>;
+    let mut coeffs = vec![
+        xv0.slice(ndarray::s![..d]).to_owned(),
+        xv0.slice(ndarray::s![d..]).to_owned(),
+    ];
+    for k in 2..=q {
+        // x^{(k)} = d^{k−2}/dτ^{k−2} f(t₀ + τ, x(τ), x'(τ)), with x known through order k − 1.
+        let next = match k - 2 {
+            0 => jet_derivative2::<F, f64>(f, t0, &coeffs),
+            1 => jet_derivative2::<F, D1>(f, t0, &coeffs),
+            2 => jet_derivative2::<F, D2>(f, t0, &coeffs),
+            3 => jet_derivative2::<F, D3>(f, t0, &coeffs),
+            4 => jet_derivative2::<F, D4>(f, t0, &coeffs),
+            5 => jet_derivative2::<F, D5>(f, t0, &coeffs),
+            6 => jet_derivative2::<F, D6>(f, t0, &coeffs),
+            7 => jet_derivative2::<F, D7>(f, t0, &coeffs),
+            _ => jet_derivative2::<F, D8>(f, t0, &coeffs),
+        };
+        coeffs.push(next);
+    }
+    coeffs.truncate(q + 1);
+    Some(coeffs)
 }
 
 /// The maximum order of exact Taylor initialisation (nested duals of depth 9: `2⁹` work).

@@ -39,7 +39,8 @@ pub use problems::{Problem, ProblemInfo, catalogue};
 
 pub use error::{Error, Result};
 pub use function::{
-    AutoDiff, Closure, MAX_TAYLOR_ORDER, OdeFunction, VectorField, taylor_coefficients,
+    AutoDiff, Closure, MAX_TAYLOR_ORDER, OdeFunction, SecondOrder, SecondOrderFunction,
+    VectorField, taylor_coefficients, taylor_coefficients_second_order,
 };
 pub use solver::{
     Calibration, Method, OdeFilter, OdeSolution, Options, Stats, StepInfo, Steps, solve,

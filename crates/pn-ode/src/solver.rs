@@ -269,6 +269,8 @@ struct DenseEngine {
 struct BlockEngine {
     prior: Prior1d,
     kind: Kind,
+    /// The order of the equation (1 or 2).
+    order: usize,
     per_dimension: bool,
     state: BlockState,
     stored: Option<Vec<BlockState>>,
@@ -309,10 +311,11 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             }
             .into());
         }
-        if x0.len() != d {
+        let o = f.order();
+        if x0.len() != o * d {
             return Err(pn_core::Error::ShapeMismatch {
-                op: "OdeFilter::new (x0)",
-                expected: vec![d],
+                op: "OdeFilter::new (x0; [x0, v0] for a second-order equation)",
+                expected: vec![o * d],
                 found: vec![x0.len()],
             }
             .into());
@@ -351,11 +354,11 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             });
         }
         let q = opts.resolved_order();
-        if q == 0 {
+        if q < o {
             return Err(Error::InvalidInput {
                 what: "order",
-                value: 0.0,
-                reason: "must be >= 1 (the filter observes x')",
+                value: q as f64,
+                reason: "must be at least the order of the equation (the filter observes x', or x'')",
             });
         }
         if opts.per_dimension && matches!(opts.method, Method::Ek1 | Method::DenseEk0) {
@@ -417,12 +420,12 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 let prior = Arc::new(Iwp::new(q, d)?);
                 let mut chol = vec![0.0; n * n];
                 if let Some(scale) = init_scale {
-                    for i in 2 * d..n {
+                    for i in (o + 1) * d..n {
                         chol[i * n + i] = scale;
                     }
                 }
                 let ek1 = opts.method == Method::Ek1;
-                let filter = DenseFilter::new(q, d, ek1, init_mean.to_vec(), chol)?;
+                let filter = DenseFilter::new(q, d, o, ek1, init_mean.to_vec(), chol)?;
                 let stored = storing.then(|| vec![(t0, filter.belief())]);
                 Engine::Dense(DenseEngine {
                     prior,
@@ -450,7 +453,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 let mut chol = vec![0.0; blocks * m * m];
                 if let Some(scale) = init_scale {
                     for b in 0..blocks {
-                        for k in 2..m {
+                        for k in o + 1..m {
                             chol[b * m * m + k * m + k] = scale;
                         }
                     }
@@ -464,6 +467,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 Engine::Block(BlockEngine {
                     prior: Prior1d::new(q)?,
                     kind,
+                    order: o,
                     per_dimension: opts.per_dimension,
                     stored: storing.then(|| vec![state.clone()]),
                     state,
@@ -471,7 +475,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                     mahalanobis: vec![0.0; blocks],
                     p: vec![0.0; m],
                     mbar: vec![0.0; n],
-                    jdiag: vec![0.0; d],
+                    jdiag: vec![0.0; o * d],
                     hqh: vec![0.0; d],
                     sigma2: vec![0.0; d],
                     fx: vec![0.0; d],
@@ -490,7 +494,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             h: h.min(t1 - t0),
             err_prev: 1.0,
             stats,
-            x: Array1::zeros(d),
+            x: Array1::zeros(o * d),
             fx: Array1::zeros(d),
             save_at,
             saved: Vec::new(),
@@ -528,7 +532,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
         loop {
             let t = self.t;
             if self.stats.steps >= self.opts.max_steps {
-                if self.opts.method.is_ek0() && self.stats.steps > 0 {
+                if self.opts.method.is_ek0() && self.stats.steps > 0 && self.f.order() == 1 {
                     self.check_stiffness(t, self.h)?;
                 }
                 return Err(Error::MaxSteps {
@@ -585,7 +589,10 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                 continue;
             }
             // Accept.
-            if self.opts.method.is_ek0() && self.stats.steps + 1 == STIFF_CHECK_AT {
+            if self.opts.method.is_ek0()
+                && self.stats.steps + 1 == STIFF_CHECK_AT
+                && self.f.order() == 1
+            {
                 self.check_stiffness(t_new, h)?;
             }
             // Keep the state before the step only if a save_at time falls inside it.
@@ -838,7 +845,8 @@ impl DenseEngine {
         fx: &mut Array1<f64>,
         stats: &mut Stats,
     ) -> Result<(f64, f64)> {
-        let d = x.len();
+        let d = fx.len();
+        let o = x.len() / d;
         let xs = x.as_slice_mut().expect("contiguous");
         self.filter.predict_mean(h, xs);
         f.f(t_new, xs, fx.as_slice_mut().expect("contiguous"));
@@ -865,8 +873,8 @@ impl DenseEngine {
         let mut acc = 0.0;
         for i in 0..d {
             let sc = opts.atol + opts.rtol * x_prev[i].abs().max(x[i].abs());
-            // The residual lives in units of x'; h · (its std) is the local error in x.
-            let e = h * att.sigma2.sqrt() * att.sd[i] / sc;
+            // The residual lives in units of x' (x''); hᵒ · (its std) is the local error in x.
+            let e = h.powi(o as i32) * att.sigma2.sqrt() * att.sd[i] / sc;
             acc += e * e;
         }
         self.sigma2 = att.sigma2;
@@ -902,7 +910,8 @@ impl BlockEngine {
         fx: &mut Array1<f64>,
         stats: &mut Stats,
     ) -> Result<(f64, f64)> {
-        let d = x.len();
+        let d = fx.len();
+        let o = self.order;
         let n = self.prior.n;
         self.prior.precond(h, &mut self.p);
         let p = &self.p;
@@ -917,8 +926,10 @@ impl BlockEngine {
                 self.mbar[i * d + j] = v;
             }
         }
-        for j in 0..d {
-            x[j] = self.mbar[j] * p[0];
+        for k in 0..o {
+            for j in 0..d {
+                x[k * d + j] = self.mbar[k * d + j] * p[k];
+            }
         }
         f.f(
             t_new,
@@ -949,7 +960,7 @@ impl BlockEngine {
         for j in 0..d {
             self.hb(j, &mut hb);
             let s = self.prior.hqh(&hb);
-            let z = self.mbar[d + j] * p[1] - fx[j];
+            let z = self.mbar[o * d + j] * p[o] - fx[j];
             self.hqh[j] = s;
             self.sigma2[j] = z * z / s;
             mean_sigma2 += self.sigma2[j] / d as f64;
@@ -963,7 +974,7 @@ impl BlockEngine {
             } else {
                 mean_sigma2
             };
-            let e = h * (s2 * self.hqh[j]).sqrt() / sc;
+            let e = h.powi(o as i32) * (s2 * self.hqh[j]).sqrt() / sc;
             acc += e * e;
         }
         Ok(((acc / d as f64).sqrt(), mean_sigma2))
@@ -971,15 +982,19 @@ impl BlockEngine {
 
     /// The observation row of coordinate `j` in preconditioned coordinates.
     fn hb(&self, j: usize, hb: &mut [f64]) {
+        let (o, d) = (self.order, self.fx.len());
         hb.fill(0.0);
-        hb[1] = self.p[1];
+        hb[o] = self.p[o];
         if self.kind == Kind::DiagonalEk1 {
-            hb[0] = -self.jdiag[j] * self.p[0];
+            for k in 0..o {
+                hb[k] = -self.jdiag[k * d + j] * self.p[k];
+            }
         }
     }
 
     fn accept(&mut self, t_new: f64, calibration: Calibration) {
-        let d = self.jdiag.len();
+        let d = self.fx.len();
+        let o = self.order;
         let n = self.prior.n;
         let blocks = self.mahalanobis.len();
         let mean_sigma2 = self.sigma2.iter().sum::<f64>() / d as f64;
@@ -1016,12 +1031,14 @@ impl BlockEngine {
             for i in 0..n {
                 mb[i] = self.mbar[i * d + j];
             }
-            // y = f(x̂) − Jⱼⱼ x̂ⱼ (diagonal EK1) or f(x̂) (EK0), with x̂ⱼ = m̄⁻₀ p₀.
-            let y = if self.kind == Kind::DiagonalEk1 {
-                self.fx[j] - self.jdiag[j] * mb[0] * p[0]
-            } else {
-                self.fx[j]
-            };
+            // y = f(x̂) − Σₖ (∂f/∂x⁽ᵏ⁾)ⱼⱼ x̂ⱼ⁽ᵏ⁾ (diagonal EK1) or f(x̂) (EK0), with
+            // x̂⁽ᵏ⁾ⱼ = m̄⁻ₖ pₖ, k below the order of the equation.
+            let mut y = self.fx[j];
+            if self.kind == Kind::DiagonalEk1 {
+                for k in 0..o {
+                    y -= self.jdiag[k * d + j] * mb[k] * p[k];
+                }
+            }
             let r = condition_mean(&hb, y, &mut mb, g);
             if g.s > 0.0 {
                 self.mahalanobis[b] += r * r / g.s;
@@ -1070,7 +1087,8 @@ fn initial_mean<F: VectorField>(
     q: usize,
     stats: &mut Stats,
 ) -> Result<(Array1<f64>, Option<f64>)> {
-    let d = x0.len();
+    let d = f.dim();
+    let o = f.order();
     let n = (q + 1) * d;
     let mut mean = Array1::zeros(n);
     if let Some(coeffs) = f.taylor(t0, x0, q) {
@@ -1095,8 +1113,9 @@ fn initial_mean<F: VectorField>(
             component: i,
         });
     }
-    mean.slice_mut(s![..d]).assign(&x0);
-    mean.slice_mut(s![d..2 * d])
+    // x₀ (and v₀) and f exactly; the higher derivatives unknown.
+    mean.slice_mut(s![..o * d]).assign(&x0);
+    mean.slice_mut(s![o * d..(o + 1) * d])
         .assign(&Array1::from(fx.clone()));
     let scale = fx.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     Ok((mean, Some(scale)))
