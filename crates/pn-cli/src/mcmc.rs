@@ -238,7 +238,8 @@ pub(crate) fn sample_with_progress(
 ///
 /// The JSON document (`--json`) has `model`, `description`, `dim`, `sampler`, `chains`,
 /// `draws`, `warmup`, `seed`, `seconds`, `summary` (per quantity: `name`, `mean`, `sd`,
-/// `hdi_low`/`hdi_high` (94 %), `q5`, `median`, `q95`, `mcse_mean`, `mcse_sd`, `ess_bulk`,
+/// `hdi_low`/`hdi_high` (94 %), `q5`, `median`, `q95`, `mcse_quantiles` (of those three),
+/// `mcse_mean`, `mcse_sd`, `ess_bulk`,
 /// `ess_tail`, `r_hat`), `diagnostics` (`divergences`, `max_depth_hits`, `nan_logp`, `bfmi`
 /// per chain, `grad_evals`, `logp_evals`, `mean_accept`, `step_size` per chain),
 /// `warnings` (sentences; empty when nothing was found), `trustworthy` (no warnings), and

@@ -89,6 +89,8 @@ pub struct SummaryRow {
     pub median: f64,
     /// 95 % quantile.
     pub q95: f64,
+    /// Monte Carlo standard errors of the 5 %, 50 % and 95 % quantiles.
+    pub mcse_quantiles: [f64; 3],
     /// Monte Carlo standard error of the mean.
     pub mcse_mean: f64,
     /// Monte Carlo standard error of the sd.
@@ -157,6 +159,7 @@ impl SummaryRow {
             q5: diag::quantile(x, 0.05),
             median: diag::quantile(x, 0.5),
             q95: diag::quantile(x, 0.95),
+            mcse_quantiles: [0.05, 0.5, 0.95].map(|p| diag::mcse_quantile(x, p)),
             mcse_mean: diag::mcse_mean(x),
             mcse_sd: diag::mcse_sd(x),
             ess_bulk: diag::ess_bulk(x),

@@ -939,3 +939,59 @@ impl<T: LogDensity + ?Sized> Kernel for HmcKernel<'_, T> {
         Some(self.metric.inv_diag())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The iterations at which the metric is updated, for a warm-up of `n`.
+    fn window_ends(n: usize) -> Vec<usize> {
+        let mut w = Windows::new(n, &AdaptOptions::default());
+        let mut ends = Vec::new();
+        for _ in 0..n {
+            if w.end_of_window() {
+                ends.push(w.counter);
+                w.compute_next_window();
+            }
+            w.counter += 1;
+        }
+        ends
+    }
+
+    /// Stan's documented schedule for 1000 warm-up iterations: a 75-iteration fast buffer,
+    /// slow windows of 25, 50, 100, 200 and 500 iterations, and a 50-iteration final buffer.
+    #[test]
+    fn warmup_windows_follow_stan() {
+        assert_eq!(window_ends(1000), vec![99, 149, 249, 449, 949]);
+        // Short warm-ups rescale the buffers to 15 % / 75 % / 10 % (Stan's rule).
+        assert_eq!(window_ends(100), vec![89]);
+        assert!(window_ends(10).is_empty());
+    }
+
+    /// The leapfrog integrator is time-reversible: forward then backward returns to the start.
+    #[test]
+    fn leapfrog_is_reversible() {
+        let target = crate::models::Banana { b: 0.1 };
+        let mut rng = crate::chain::chain_rng(3, 0);
+        let adapt = AdaptOptions::default();
+        let traj = Trajectory::Nuts {
+            max_depth: 10,
+            max_energy_error: 1000.0,
+        };
+        let mut k = HmcKernel::new(&target, &[1.0, -0.5], traj, &adapt, 100, 0, &mut rng).unwrap();
+        let mut z = k.z.clone();
+        z.p = vec![0.3, -1.2];
+        k.metric.velocity(&z.p, &mut z.v);
+        let start = z.clone();
+        for _ in 0..20 {
+            k.leapfrog(&mut z, 0.05).unwrap();
+        }
+        for _ in 0..20 {
+            k.leapfrog(&mut z, -0.05).unwrap();
+        }
+        for i in 0..2 {
+            assert!((z.q[i] - start.q[i]).abs() < 1e-10);
+            assert!((z.p[i] - start.p[i]).abs() < 1e-10);
+        }
+    }
+}
