@@ -105,6 +105,8 @@ pub struct ExactGp {
     kernel: Box<dyn Kernel>,
     noise_variance: f64,
     jitter: f64,
+    /// The rung of the ladder in use: `jitter / mean(diag(K + σ²I))`.
+    jitter_rel: f64,
     x: Array2<f64>,
     y: Array1<f64>,
     chol: Cholesky,
@@ -259,7 +261,9 @@ impl ExactGp {
         k_noisy: Array2<f64>,
         options: &ExactOptions,
     ) -> Result<Self> {
+        let scale = k_noisy.diag().mean().unwrap_or(0.0);
         let (chol, jitter) = factorise_with_jitter(k_noisy, &options.jitter_ladder)?;
+        let jitter_rel = if jitter > 0.0 { jitter / scale } else { 0.0 };
         let alpha = chol.solve(y.view())?;
         let n = y.len() as f64;
         let lml = -0.5 * (y.dot(&alpha) + chol.logdet() + n * LN_2PI);
@@ -267,6 +271,7 @@ impl ExactGp {
             kernel,
             noise_variance,
             jitter,
+            jitter_rel,
             x,
             y,
             chol,
@@ -348,7 +353,13 @@ impl ExactGp {
     /// Costs `O(n³)` for the inverse plus `O(p n²)`.
     pub fn lml_gradient(&self) -> Result<Array1<f64>> {
         let (_, grads) = self.kernel.matrix_with_grad(self.x.view())?;
-        lml_gradient_from(&self.chol, self.alpha.view(), &grads, self.noise_variance)
+        lml_gradient_from(
+            &self.chol,
+            self.alpha.view(),
+            &grads,
+            self.noise_variance,
+            self.jitter_rel,
+        )
     }
 
     fn check_test(&self, xs: &ArrayView2<'_, f64>) -> Result<()> {
@@ -476,20 +487,29 @@ pub(crate) fn inverse(chol: &Cholesky) -> Result<Array2<f64>> {
 }
 
 /// `½ tr((ααᵀ − K⁻¹) ∂K/∂θₚ)` for every kernel derivative, then the noise term `½ σ² tr(ααᵀ − K⁻¹)`.
+///
+/// `jitter_rel` is the rung `c` of the jitter ladder in use (`0` if none): the jitter
+/// `c · mean(diag(K + σ²I))` moves with the hyperparameters, which adds
+/// `½ tr(ααᵀ − K⁻¹) · c · mean(diag ∂K/∂θₚ)` (and `… · c σ²` for the noise), so that the gradient
+/// is that of the evidence actually computed.
 pub(crate) fn lml_gradient_from(
     chol: &Cholesky,
     alpha: ArrayView1<'_, f64>,
     grads: &[Array2<f64>],
     noise_variance: f64,
+    jitter_rel: f64,
 ) -> Result<Array1<f64>> {
     let mut w = inverse(chol)?;
     // W = ααᵀ − K⁻¹
     Zip::indexed(&mut w).for_each(|(i, j), v| *v = alpha[i] * alpha[j] - *v);
+    let tr_w = w.diag().sum();
+    let n = w.nrows().max(1) as f64;
     let mut g = Vec::with_capacity(grads.len() + 1);
     for dk in grads {
         let s: f64 = Zip::from(&w).and(dk).fold(0.0, |acc, &a, &b| acc + a * b);
-        g.push(0.5 * s);
+        let djitter = jitter_rel * dk.diag().sum() / n;
+        g.push(0.5 * (s + tr_w * djitter));
     }
-    g.push(0.5 * noise_variance * w.diag().sum());
+    g.push(0.5 * noise_variance * (1.0 + jitter_rel) * tr_w);
     Ok(Array1::from(g))
 }

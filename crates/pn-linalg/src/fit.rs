@@ -642,12 +642,15 @@ impl Objective<'_> {
         let noise = theta[p].exp();
         let (mut k, grads) = kernel.matrix_with_grad(self.x).map_err(|e| e.to_string())?;
         k.diag_mut().mapv_inplace(|v| v + noise);
-        let (chol, _) =
+        let scale = k.diag().mean().unwrap_or(0.0);
+        let (chol, jitter) =
             factorise_with_jitter(k, &self.exact.jitter_ladder).map_err(|e| e.to_string())?;
+        let jitter_rel = if jitter > 0.0 { jitter / scale } else { 0.0 };
         let alpha = chol.solve(self.y).map_err(|e| e.to_string())?;
         let n = self.y.len() as f64;
         let lml = -0.5 * (self.y.dot(&alpha) + chol.logdet() + n * LN_2PI);
-        let g = lml_gradient_from(&chol, alpha.view(), &grads, noise).map_err(|e| e.to_string())?;
+        let g = lml_gradient_from(&chol, alpha.view(), &grads, noise, jitter_rel)
+            .map_err(|e| e.to_string())?;
         if !lml.is_finite() || g.iter().any(|v| !v.is_finite()) {
             return Err("non-finite marginal likelihood".into());
         }

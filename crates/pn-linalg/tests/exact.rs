@@ -182,6 +182,46 @@ fn gradient_matches_central_differences() {
 }
 
 #[test]
+fn gradient_includes_the_jitter_it_added() {
+    // Duplicate inputs, zero noise: the ladder adds c · mean(diag K), which moves with the
+    // output scale. The analytic gradient must be that of the evidence actually computed.
+    let x = array![[0.0], [0.4], [0.4], [0.9], [1.3], [1.3]];
+    let y = array![0.1, 0.5, 0.5, -0.2, 0.3, 0.3];
+    // One coarse rung keeps the matrix well conditioned, so that central differences are exact
+    // enough to check it (without the term the output-scale derivative is −1.17 instead of −2.17).
+    let gp = ExactGp::with_options(
+        Box::new(Matern52::new(0.6, 1.3).unwrap()),
+        0.0,
+        x.view(),
+        y.view(),
+        &ExactOptions::default().jitter_ladder(vec![1e-3]),
+    )
+    .unwrap();
+    assert!((gp.jitter() - 1.3e-3).abs() < 1e-15);
+    let g = gp.lml_gradient().unwrap();
+    // Central differences over the kernel's parameters at the same rung (h small enough that the
+    // ladder stops at the same rung on both sides).
+    let p = gp.log_params();
+    for i in 0..2 {
+        let h = 1e-5;
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[i] += h;
+        b[i] -= h;
+        let (ga, gb) = (
+            gp.with_log_params(a.view()).unwrap(),
+            gp.with_log_params(b.view()).unwrap(),
+        );
+        assert_eq!(ga.jitter() > 0.0, gb.jitter() > 0.0);
+        let fd = (ga.log_marginal_likelihood() - gb.log_marginal_likelihood()) / (2.0 * h);
+        assert!(
+            (g[i] - fd).abs() <= 1e-6 * fd.abs().max(1.0),
+            "param {i}: analytic {} vs FD {fd}",
+            g[i]
+        );
+    }
+}
+
+#[test]
 fn lml_equals_state_space_gp_for_matern_sums() {
     let mut rng = Pcg64::seed_from_u64(3);
     let n = 60;
