@@ -43,5 +43,5 @@ pub use function::{
     VectorField, taylor_coefficients, taylor_coefficients_second_order,
 };
 pub use solver::{
-    Calibration, Method, OdeFilter, OdeSolution, Options, Stats, StepInfo, Steps, solve,
+    Calibration, Init, Method, OdeFilter, OdeSolution, Options, Stats, StepInfo, Steps, solve,
 };

@@ -70,6 +70,22 @@ pub enum Calibration {
     Fixed(f64),
 }
 
+/// How the initial derivatives `x'(t₀), …, x^{(q)}(t₀)` are obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Init {
+    /// Exact Taylor coefficients when the field provides them (vector fields written over dual
+    /// numbers), else [`Init::RungeKutta`].
+    Auto,
+    /// Exact Taylor coefficients (Taylor-mode automatic differentiation); an error if the field
+    /// cannot provide them.
+    Taylor,
+    /// A classical solver: a few small fourth-order Runge–Kutta steps from `x₀`, whose values and
+    /// slopes condition the prior, smoothed back to `t₀` (for fields without Taylor
+    /// coefficients, e.g. [`Closure`](crate::Closure)).
+    RungeKutta,
+}
+
 /// Step-size selection.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -108,6 +124,9 @@ pub struct Options {
     /// components live on different scales. Needs a block-diagonal method ([`Method::Ek0`],
     /// [`Method::DiagonalEk1`]).
     pub per_dimension: bool,
+    /// How the derivatives `x', …, x^{(q)}` at `t₀` are initialised (default
+    /// [`Init::Auto`]).
+    pub init: Init,
     /// Times at which to keep the (filtering) belief, instead of storing every step: memory
     /// independent of the number of steps. `None` (default) stores every step, which gives
     /// smoothing, dense output and trajectory samples.
@@ -126,6 +145,7 @@ impl Default for Options {
             max_steps: 100_000,
             smooth: true,
             per_dimension: false,
+            init: Init::Auto,
             save_at: None,
         }
     }
@@ -166,6 +186,11 @@ impl Options {
     /// Whether to smooth.
     pub fn smooth(mut self, yes: bool) -> Self {
         self.smooth = yes;
+        self
+    }
+    /// Set the initialisation.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
         self
     }
     /// One diffusion per coordinate (block-diagonal methods only).
@@ -387,7 +412,8 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
         };
         let storing = opts.save_at.is_none();
         let mut stats = Stats::default();
-        let (init_mean, init_scale) = initial_mean(f, t0, x0, q, &mut stats)?;
+        let (init_mean, init_scale) =
+            initial_mean(f, t0, x0, q, opts.init, opts.rtol, opts.atol, &mut stats)?;
         let h = match opts.steps {
             Steps::Fixed(h) => {
                 if !(h.is_finite() && h > 0.0) {
@@ -1080,18 +1106,36 @@ fn check_finite(what: &'static str, v: f64) -> Result<()> {
 /// are not known exactly, the standard deviation to give derivatives `2…q`: exact Taylor
 /// coefficients when the field provides them (zero covariance); otherwise `x₀` and `f(t₀, x₀)`
 /// exactly and the higher derivatives unknown with a standard deviation scaled to the problem.
+#[allow(clippy::too_many_arguments)]
 fn initial_mean<F: VectorField>(
     f: &F,
     t0: f64,
     x0: ArrayView1<'_, f64>,
     q: usize,
+    init: Init,
+    rtol: f64,
+    atol: f64,
     stats: &mut Stats,
 ) -> Result<(Array1<f64>, Option<f64>)> {
     let d = f.dim();
     let o = f.order();
     let n = (q + 1) * d;
     let mut mean = Array1::zeros(n);
-    if let Some(coeffs) = f.taylor(t0, x0, q) {
+    let taylor = match init {
+        Init::RungeKutta => None,
+        _ => f.taylor(t0, x0, q),
+    };
+    if taylor.is_none() && init == Init::Taylor {
+        return Err(Error::InvalidInput {
+            what: "init",
+            value: q as f64,
+            reason: "this vector field provides no Taylor coefficients (use Init::RungeKutta)",
+        });
+    }
+    if taylor.is_none() && o == 1 && q >= 2 {
+        return runge_kutta_init(f, t0, x0, q, rtol, atol, stats);
+    }
+    if let Some(coeffs) = taylor {
         stats.f_evals += q;
         for (k, c) in coeffs.iter().enumerate() {
             if let Some(i) = c.iter().position(|v| !v.is_finite()) {
@@ -1119,6 +1163,110 @@ fn initial_mean<F: VectorField>(
         .assign(&Array1::from(fx.clone()));
     let scale = fx.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     Ok((mean, Some(scale)))
+}
+
+/// Initial derivatives from a classical solver: `q` steps of RK4 with a step `h` small enough
+/// for its error (`O(h⁵)`) to sit far below the tolerance, then the IWP(q) prior conditioned on
+/// the values and slopes `(x(tᵢ), f(tᵢ, x(tᵢ)))` at these `q + 1` points (a tiny observation
+/// noise keeps it well posed) and smoothed back to `t₀`. Its mean is the initial mean; the
+/// derivatives keep the spread the smoother leaves them.
+fn runge_kutta_init<F: VectorField>(
+    f: &F,
+    t0: f64,
+    x0: ArrayView1<'_, f64>,
+    q: usize,
+    rtol: f64,
+    atol: f64,
+    stats: &mut Stats,
+) -> Result<(Array1<f64>, Option<f64>)> {
+    let d = f.dim();
+    let mut fx = vec![0.0; d];
+    let x0v = x0.to_vec();
+    f.f(t0, &x0v, &mut fx);
+    stats.f_evals += 1;
+    if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteField {
+            t: t0,
+            component: i,
+        });
+    }
+    let h = 0.05 * initial_step(x0, ArrayView1::from(&fx), rtol, atol, 1);
+    let mut xs = vec![x0v];
+    let mut fs = vec![fx];
+    let (mut k1, mut k2, mut k3, mut k4) = (vec![0.0; d], vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+    let mut tmp = vec![0.0; d];
+    for i in 0..q {
+        let t = t0 + i as f64 * h;
+        let x = xs[i].clone();
+        k1.copy_from_slice(&fs[i]);
+        for j in 0..d {
+            tmp[j] = x[j] + 0.5 * h * k1[j];
+        }
+        f.f(t + 0.5 * h, &tmp, &mut k2);
+        for j in 0..d {
+            tmp[j] = x[j] + 0.5 * h * k2[j];
+        }
+        f.f(t + 0.5 * h, &tmp, &mut k3);
+        for j in 0..d {
+            tmp[j] = x[j] + h * k3[j];
+        }
+        f.f(t + h, &tmp, &mut k4);
+        let xn: Vec<f64> = (0..d)
+            .map(|j| x[j] + h / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]))
+            .collect();
+        let mut fxn = vec![0.0; d];
+        f.f(t + h, &xn, &mut fxn);
+        stats.f_evals += 4;
+        if let Some(c) = xn.iter().chain(&fxn).position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteField {
+                t: t + h,
+                component: c % d,
+            });
+        }
+        xs.push(xn);
+        fs.push(fxn);
+    }
+    // Condition IWP(q) on (x, x') at the RK points and smooth back to t₀.
+    let prior = Arc::new(Iwp::new(q, d)?);
+    let n = (q + 1) * d;
+    let scale = fs[0]
+        .iter()
+        .chain(&xs[0])
+        .fold(1.0f64, |m, v| m.max(v.abs()));
+    let mut chol = Array2::eye(n) * scale;
+    for i in 0..d {
+        chol[[i, i]] = 0.0;
+        chol[[d + i, d + i]] = 0.0;
+    }
+    let mut m0 = Array1::zeros(n);
+    m0.slice_mut(s![..d]).assign(&ArrayView1::from(&xs[0]));
+    m0.slice_mut(s![d..2 * d]).assign(&ArrayView1::from(&fs[0]));
+    let mut hm = Array2::zeros((2 * d, n));
+    for i in 0..2 * d {
+        hm[[i, i]] = 1.0;
+    }
+    let noise = Covariance::diagonal(Array1::from_elem(2 * d, (1e-3 * atol.max(1e-300)).powi(2)))?;
+    let mut times = Vec::with_capacity(q + 1);
+    let mut obs = Vec::with_capacity(q + 1);
+    for i in 0..=q {
+        times.push(t0 + i as f64 * h);
+        if i == 0 {
+            obs.push(None);
+            continue;
+        }
+        let mut y = Array1::zeros(2 * d);
+        y.slice_mut(s![..d]).assign(&ArrayView1::from(&xs[i]));
+        y.slice_mut(s![d..]).assign(&ArrayView1::from(&fs[i]));
+        obs.push(Some(pn_filter::Observation::new(hm.clone(), &noise, y)?));
+    }
+    let post = pn_filter::filter(prior, SqrtGaussian::new(m0, chol)?, &times, &obs)?;
+    let smoothed = post.smooth()?;
+    let first = &smoothed.marginals()[0];
+    // What the data leave open about the higher derivatives becomes their initial spread.
+    let spread = (2 * d..n)
+        .map(|i| first.chol.row(i).dot(&first.chol.row(i)).sqrt())
+        .fold(0.0f64, f64::max);
+    Ok((first.mean.clone(), (spread > 0.0).then_some(spread)))
 }
 
 /// Hairer's first step guess, scaled for a method of order `q`.
