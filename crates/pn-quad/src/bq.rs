@@ -94,6 +94,22 @@ impl PriorMean {
     }
 }
 
+/// What to do when the kernel matrix is numerically singular (a Cholesky pivot below
+/// `pivot_tol · max Kᵢᵢ`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Conditioning {
+    /// Diagonally pivoted Cholesky that drops the nodes whose conditional prior variance is
+    /// below the threshold: an exact GP posterior on the kept nodes (default).
+    #[default]
+    Pivoted,
+    /// Keep every node and add a scale-aware nugget `δ max Kᵢᵢ` to the diagonal (`δ` from
+    /// `pivot_tol` upwards by factors of 10 until the factorisation succeeds). The reported
+    /// variance `κ − zᵀ(K + δ)⁻¹z` is then an upper bound on the mean-square error of the
+    /// (regularised) estimate under the prior.
+    Nugget,
+}
+
 /// Options of [`bayesian_quadrature`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -112,6 +128,8 @@ pub struct BqOptions {
     pub loo_outputscale: bool,
     /// Relative pivot threshold below which nodes are treated as redundant (default `1e-13`).
     pub pivot_tol: f64,
+    /// Remedy for a numerically singular kernel matrix (default [`Conditioning::Pivoted`]).
+    pub conditioning: Conditioning,
 }
 
 impl Default for BqOptions {
@@ -121,6 +139,7 @@ impl Default for BqOptions {
             fit_outputscale: true,
             loo_outputscale: true,
             pivot_tol: 1e-13,
+            conditioning: Conditioning::Pivoted,
         }
     }
 }
@@ -141,6 +160,11 @@ impl BqOptions {
         self.loo_outputscale = on;
         self
     }
+    /// Set [`conditioning`](Self::conditioning).
+    pub fn conditioning(mut self, c: Conditioning) -> Self {
+        self.conditioning = c;
+        self
+    }
     /// Set [`pivot_tol`](Self::pivot_tol).
     pub fn pivot_tol(mut self, tol: f64) -> Self {
         self.pivot_tol = tol;
@@ -157,6 +181,8 @@ pub struct Diagnostics {
     pub kept: Vec<usize>,
     /// Whether the pivoted factorisation was needed.
     pub pivoted: bool,
+    /// Relative nugget added to the diagonal ([`Conditioning::Nugget`]), 0 if none.
+    pub nugget: f64,
     /// Smallest kept pivot `Lᵢᵢ²` relative to `max Kᵢᵢ`.
     pub min_rel_pivot: f64,
     /// The floor below which the variance is not resolved in double precision (see the
@@ -209,11 +235,18 @@ pub(crate) struct Factor {
     pub kept: Vec<usize>,
     pub pivoted: bool,
     pub min_rel_pivot: f64,
+    /// Relative nugget `δ` added to the diagonal (`K + δ max Kᵢᵢ I`), 0 if none.
+    pub nugget: f64,
 }
 
 /// Cholesky of `k`, falling back to a diagonally pivoted Cholesky that stops at
 /// `tol · max diag`.
 pub(crate) fn factor(k: ArrayView2<'_, f64>, tol: f64) -> Result<Factor> {
+    factor_with(k, tol, Conditioning::Pivoted)
+}
+
+/// [`factor`] with the choice of remedy for an ill-conditioned `K`.
+pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -> Result<Factor> {
     let n = k.nrows();
     let maxd = k.diag().iter().fold(0.0f64, |m, v| m.max(*v));
     if n == 0 || maxd <= 0.0 {
@@ -230,7 +263,29 @@ pub(crate) fn factor(k: ArrayView2<'_, f64>, tol: f64) -> Result<Factor> {
                 kept: (0..n).collect(),
                 pivoted: false,
                 min_rel_pivot: minp / maxd,
+                nugget: 0.0,
             });
+        }
+    }
+    if how == Conditioning::Nugget {
+        // K + δ max Kᵢᵢ I with δ = tol, 10 tol, …: every node kept, pivots ≥ δ max Kᵢᵢ.
+        let mut delta = tol;
+        while delta < 1e-2 {
+            let mut kn = k.to_owned();
+            kn.diag_mut().mapv_inplace(|v| v + delta * maxd);
+            if let Ok(c) = dense::cholesky(kn.view()) {
+                let minp = c.l().diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
+                if minp >= 0.5 * delta * maxd {
+                    return Ok(Factor {
+                        l: c.into_l(),
+                        kept: (0..n).collect(),
+                        pivoted: false,
+                        min_rel_pivot: minp / maxd,
+                        nugget: delta,
+                    });
+                }
+            }
+            delta *= 10.0;
         }
     }
     // Pivoted (rank-revealing) Cholesky, column by column, on a working copy.
@@ -281,6 +336,7 @@ pub(crate) fn factor(k: ArrayView2<'_, f64>, tol: f64) -> Result<Factor> {
         kept: perm[..m].to_vec(),
         pivoted: true,
         min_rel_pivot: minp / maxd,
+        nugget: 0.0,
     })
 }
 
@@ -348,7 +404,7 @@ pub fn bayesian_quadrature(
     }
     pn_core::validate::positive("pivot_tol", options.pivot_tol)?;
     let kmat = kernel.matrix(nodes, nodes)?;
-    let fac = factor(kmat.view(), options.pivot_tol)?;
+    let fac = factor_with(kmat.view(), options.pivot_tol, options.conditioning)?;
     let z = embedding::kernel_mean_unchecked(kernel, measure, nodes);
     let kappa = embedding::initial_variance_unchecked(kernel, measure);
     let m = fac.kept.len();
@@ -487,6 +543,7 @@ pub fn bayesian_quadrature(
             n_nodes: n,
             kept: fac.kept,
             pivoted: fac.pivoted,
+            nugget: fac.nugget,
             min_rel_pivot: fac.min_rel_pivot,
             variance_floor: floor * factor_scale,
             mean_rounding,

@@ -233,3 +233,29 @@ fn all_zero_values_keep_the_prior_scale() {
         "no data-driven scale: the prior's is kept"
     );
 }
+
+#[test]
+fn nugget_conditioning_keeps_every_node_and_stays_honest() {
+    let p = GenzFamily::Gaussian
+        .instance(vec![10.0], vec![0.4])
+        .unwrap();
+    let truth = p.integral();
+    for n in [64usize, 256] {
+        let opts = QuadOptions::default()
+            .budget(n)
+            .design(Design::Halton)
+            .hyperparameters(Hyperparameters::Fixed)
+            .kernel(QuadKernel::squared_exponential(vec![0.1], 1.0).unwrap())
+            .bq(BqOptions::default().conditioning(pn_quad::Conditioning::Nugget));
+        let res = integrate(|x| p.eval(x), &p.measure(), &opts).unwrap();
+        let dg = &res.posterior.diagnostics;
+        assert_eq!(dg.kept.len(), n);
+        assert!(dg.nugget > 0.0 && dg.nugget < 1e-8);
+        let err = (res.belief.mean - truth).abs();
+        assert!(
+            err < 2.0 * res.belief.std() && err < 1e-5,
+            "n = {n}: {err:e} vs {:e}",
+            res.belief.std()
+        );
+    }
+}
