@@ -199,10 +199,12 @@ impl Preconditioner for LowRankPlusDiagonal {
     }
     fn solve_mat(&self, r: ArrayView2<'_, f64>) -> Array2<f64> {
         let ltr = self.l.t().dot(&r);
+        // The inner solve fails only on non-finite input: propagate NaN, which the solvers
+        // report as an error.
         let c = self
             .inner
             .solve_mat(ltr.view())
-            .expect("shapes agree and the inner factor is positive definite");
+            .unwrap_or_else(|_| Array2::from_elem(ltr.raw_dim(), f64::NAN));
         (&r - &self.l.dot(&c)) / self.sigma2
     }
 }
