@@ -43,5 +43,6 @@ pub use function::{
     VectorField, taylor_coefficients, taylor_coefficients_second_order,
 };
 pub use solver::{
-    Calibration, Init, Method, OdeFilter, OdeSolution, Options, Stats, StepInfo, Steps, solve,
+    Calibration, Control, Init, Method, OdeFilter, OdeSolution, Options, Stats, StepInfo, Steps,
+    solve, solve_observed,
 };

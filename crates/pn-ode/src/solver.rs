@@ -1512,3 +1512,53 @@ pub fn solve<F: VectorField>(
     }
     filter.finish()
 }
+
+/// What an observer of [`solve_observed`] tells the solver after each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Control {
+    /// Keep going.
+    Continue,
+    /// Stop here: the solution covers `[t₀, t]` of the last accepted step.
+    Stop,
+}
+
+/// [`solve`] with an observer that sees every accepted step (time, step size, error estimate,
+/// local diffusion) and the current belief over `x(t)`, and may stop the solve early — for
+/// logging, plotting, or events.
+///
+/// ```
+/// use ndarray::array;
+/// use num_dual::DualNum;
+/// use pn_ode::{AutoDiff, Control, OdeFunction, Options, solve_observed};
+///
+/// struct Decay;
+/// impl OdeFunction for Decay {
+///     fn dim(&self) -> usize { 1 }
+///     fn eval<D: DualNum<Primitive = f64> + Copy>(&self, _t: D, x: &[D], dx: &mut [D]) {
+///         dx[0] = -x[0];
+///     }
+/// }
+/// // Stop once x has fallen below 0.5 (at t ≈ ln 2).
+/// let sol = solve_observed(&AutoDiff(Decay), (0.0, 10.0), array![1.0].view(), Options::default(),
+///     |_, belief| if belief.mean()[0] < 0.5 { Control::Stop } else { Control::Continue })?;
+/// let t_stop = *sol.times().last().unwrap();
+/// assert!(t_stop > 2f64.ln() && t_stop < 1.5);
+/// # Ok::<(), pn_ode::Error>(())
+/// ```
+pub fn solve_observed<F: VectorField>(
+    f: &F,
+    t_span: (f64, f64),
+    x0: ArrayView1<'_, f64>,
+    opts: Options,
+    mut observer: impl FnMut(&StepInfo, &Gaussian) -> Control,
+) -> Result<OdeSolution> {
+    let mut filter = OdeFilter::new(f, t_span, x0, opts)?;
+    while !filter.done() {
+        let info = filter.step()?;
+        if observer(&info, &filter.state()?) == Control::Stop {
+            break;
+        }
+    }
+    filter.finish()
+}
