@@ -19,6 +19,7 @@ root = pathlib.Path(__file__).resolve().parent
 rows = list(csv.DictReader(open(root / "results" / "mcmc_vs_nuts_rs.csv")))
 cases = []
 for target, pn_metric, peer_metric in [("diag100", "diag", "diag"), ("diag100", "diag-grad", "diag"),
+                                       ("diag100", "diag-grad-0.65", "diag"),
                                        ("corr10", "diag", "diag"), ("corr10", "dense", "low-rank")]:
     def med(sampler, metric, key):
         return statistics.median(float(r[key]) for r in rows if r["target"] == target

@@ -114,10 +114,10 @@ fn run_nuts_rs(target: &Arc<dyn LogDensity>, seed: u64, low_rank: bool) -> Outco
     }
 }
 
-fn run_pn(target: &Arc<dyn LogDensity>, seed: u64, metric: MetricKind) -> Outcome {
+fn run_pn(target: &Arc<dyn LogDensity>, seed: u64, metric: MetricKind, delta: f64) -> Outcome {
     let run = RunOptions::default().chains(CHAINS).warmup(TUNE).draws(DRAWS).seed(seed);
     let start = Instant::now();
-    let fit = sample(target, &Sampler::Nuts(NutsOptions::default().metric(metric)), &run).unwrap();
+    let fit = sample(target, &Sampler::Nuts(NutsOptions::default().metric(metric).target_accept(delta)), &run).unwrap();
     let seconds = start.elapsed().as_secs_f64();
     let dg = fit.diagnostics();
     Outcome {
@@ -132,18 +132,21 @@ fn run_pn(target: &Arc<dyn LogDensity>, seed: u64, metric: MetricKind) -> Outcom
 fn main() {
     let seeds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     println!("target,sampler,metric,seed,min_ess_bulk,grad_total,grad_sampling,ess_per_grad_sampling,ess_per_grad_total,seconds,ess_per_second,divergences,valid");
-    for (name, metric) in [
-        ("diag100", MetricKind::Diag),
-        ("diag100", MetricKind::DiagGrad),
-        ("corr10", MetricKind::Diag),
-        ("corr10", MetricKind::Dense),
+    // pn's rows: Stan's defaults (δ = 0.8), the gradient-based metric, and that metric with
+    // δ = 0.65 (nuts-rs always runs with its defaults).
+    for (name, metric, delta) in [
+        ("diag100", MetricKind::Diag, 0.8),
+        ("diag100", MetricKind::DiagGrad, 0.8),
+        ("diag100", MetricKind::DiagGrad, 0.65),
+        ("corr10", MetricKind::Diag, 0.8),
+        ("corr10", MetricKind::Dense, 0.8),
     ] {
         let dense = metric == MetricKind::Dense;
         let m = models::model(name).unwrap();
         let truth = m.truth.clone().unwrap();
         for seed in 0..seeds {
             for peer in ["pn-mcmc", "nuts-rs"] {
-                let o = if peer == "pn-mcmc" { run_pn(&m.target, seed, metric) } else { run_nuts_rs(&m.target, seed, dense) };
+                let o = if peer == "pn-mcmc" { run_pn(&m.target, seed, metric, delta) } else { run_nuts_rs(&m.target, seed, dense) };
                 let dim = o.draws.dim().2;
                 let mut ess = f64::INFINITY;
                 let mut valid = true;
@@ -155,6 +158,7 @@ fn main() {
                 }
                 let metric = match (peer, metric) {
                     ("pn-mcmc", MetricKind::Dense) => "dense",
+                    ("pn-mcmc", MetricKind::DiagGrad) if delta < 0.8 => "diag-grad-0.65",
                     ("pn-mcmc", MetricKind::DiagGrad) => "diag-grad",
                     (_, MetricKind::Dense) => "low-rank",
                     _ => "diag",

@@ -1,6 +1,7 @@
 //! Efficiency of NUTS on the benchmark targets: minimum bulk ESS per gradient evaluation (all
 //! evaluations, warm-up included, and sampling phase only) and per second, 4 chains × (1000 +
-//! 1000), several seeds. `cargo run --release -p pn-mcmc --example ess_per_grad [-- SEEDS]`
+//! 1000), several seeds. `cargo run --release -p pn-mcmc --example ess_per_grad [-- SEEDS [DELTA]]`
+//! (DELTA: target acceptance, default 0.8)
 use std::time::Instant;
 
 use pn_mcmc::diagnostics::ess_bulk;
@@ -11,6 +12,10 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let delta: f64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.8);
     println!(
         "target,metric,seed,min_ess_bulk,grad_total,grad_sampling,ess_per_grad_total,ess_per_grad_sampling,seconds,ess_per_second,divergences"
     );
@@ -25,7 +30,7 @@ fn main() {
         let m = models::model(name).unwrap();
         for seed in 0..seeds {
             let run = RunOptions::default().seed(seed);
-            let s = Sampler::Nuts(NutsOptions::default().metric(metric));
+            let s = Sampler::Nuts(NutsOptions::default().metric(metric).target_accept(delta));
             let t = Instant::now();
             let fit = sample(&m.target, &s, &run).unwrap();
             let secs = t.elapsed().as_secs_f64();
