@@ -1,7 +1,7 @@
 //! Efficiency of NUTS on the benchmark targets: minimum bulk ESS per gradient evaluation (all
 //! evaluations, warm-up included, and sampling phase only) and per second, 4 chains × (1000 +
-//! 1000), several seeds. `cargo run --release -p pn-mcmc --example ess_per_grad [-- SEEDS [DELTA]]`
-//! (DELTA: target acceptance, default 0.8)
+//! 1000), several seeds. `cargo run --release -p pn-mcmc --example ess_per_grad [-- SEEDS [DELTA [TARGET]]]`
+//! (DELTA: target acceptance, default 0.8; TARGET: run only this catalogue model)
 use std::time::Instant;
 
 use pn_mcmc::diagnostics::ess_bulk;
@@ -16,6 +16,7 @@ fn main() {
         .nth(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.8);
+    let only: Option<String> = std::env::args().nth(3);
     println!(
         "target,metric,seed,min_ess_bulk,grad_total,grad_sampling,ess_per_grad_total,ess_per_grad_sampling,seconds,ess_per_second,divergences"
     );
@@ -27,6 +28,9 @@ fn main() {
         ("corr10", MetricKind::Dense),
         ("gauss100", MetricKind::Dense),
     ] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let m = models::model(name).unwrap();
         for seed in 0..seeds {
             let run = RunOptions::default().seed(seed);
