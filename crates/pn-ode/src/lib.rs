@@ -6,7 +6,15 @@
 //!
 //! Vector fields are written once over dual numbers ([`OdeFunction`]), which gives exact
 //! Jacobians for the EK1 and exact Taylor coefficients for initialisation; plain closures with
-//! a user Jacobian work too ([`Closure`]).
+//! a user Jacobian work too ([`Closure`], initialised by a classical Runge–Kutta start), and
+//! second-order problems `x'' = f(t, x, x')` are solved natively ([`SecondOrderFunction`]).
+//!
+//! Methods ([`Method`]): the **EK1** (exact Jacobian, dense covariance; the default, handles
+//! stiffness), the **EK0** (no Jacobian, Kronecker covariance: cost and memory linear in the
+//! dimension), and the **diagonal EK1** (diagonal of the Jacobian, block-diagonal covariance:
+//! linear in the dimension). [`solve`] is the front door with documented defaults
+//! ([`Options`]); [`OdeFilter`] is the stepper underneath and [`solve_observed`] watches (and may
+//! stop) a solve step by step.
 //!
 //! ```
 //! use ndarray::array;
