@@ -475,27 +475,7 @@ def table(results):
     lines = []
     for problem in PROBLEMS:
         groups = series(results, problem)
-        best = {}
-        for (tool, method, q), runs in groups.items():
-            hit = at_target(runs)
-            cand = None
-            if hit:
-                cand = {**hit, "order": q, "exact": True}
-            else:
-                n = nearest(runs)
-                if n is not None:
-                    cand = {"time_s": n["time_s"], "steps": n["steps"], "us_per_step": n["us_per_step"],
-                            "error_rel": n["error_rel"], "order": q, "exact": False}
-            if cand is None:
-                continue
-            k = (tool, method)
-            old = best.get(k)
-            better = old is None or (cand["exact"] and not old["exact"]) or (
-                cand["exact"] == old["exact"] and (
-                    cand["time_s"] < old["time_s"] if cand["exact"] else
-                    abs(math.log(cand["error_rel"] / TARGET)) < abs(math.log(old["error_rel"] / TARGET))))
-            if better:
-                best[k] = cand
+        best = best_per_method(groups)
         if not best:
             continue
         lines.append(f"\n**{problem}** (d = {len(reference(problem)['x0'])}{', stiff' if problem in STIFF else ''})\n")
@@ -507,31 +487,91 @@ def table(results):
             lines.append(f"| {LABEL[tool]} | {MLABEL.get(method, method)} | {c['order'] or ''} | {err} | "
                          f"{fmt_time(c['time_s'])} | {c['steps']:.0f} | {c['us_per_step']:.2f} |")
         ratios = []
-        for pn_m, other, lab in [("ek1", ("probdiffeq", "ek1"), "probdiffeq EK1 / pn EK1"),
-                                 ("ek1", ("probnum", "ek1"), "ProbNum EK1 / pn EK1"),
-                                 ("ek1", ("diffsol", "tsit45"), "pn EK1 / diffsol Tsit5"),
-                                 ("ek1", ("diffsol", "bdf"), "pn EK1 / diffsol BDF"),
-                                 ("ek0", ("probdiffeq", "ek0"), "probdiffeq EK0 / pn EK0"),
-                                 ("ek0", ("diffsol", "tsit45"), "pn EK0 / diffsol Tsit5")]:
-            o = best.get(other)
-            if not o:
-                continue
-            # pn at the error the other tool reached (1e-8, or its nearest run), best order
-            pn_runs = [r for (t, m, _q), rs in groups.items() if t == "pn" and m == pn_m for r in rs]
-            by_order = {}
-            for r in pn_runs:
-                by_order.setdefault(r["order"], []).append(r)
-            hits = [h for h in (at_target(rs, o["error_rel"]) for rs in by_order.values()) if h]
-            if not hits:
-                ratios.append(f"{lab}: pn {pn_m.upper()} has no runs bracketing error {o['error_rel']:.1e}")
-                continue
-            pn_t = min(h["time_s"] for h in hits)
-            r = pn_t / o["time_s"] if lab.startswith("pn") else o["time_s"] / pn_t
-            at = "" if o["exact"] else f" (at error {o['error_rel']:.1e})"
-            ratios.append(f"{lab} = {r:.3g}{at}")
+        for lab, r, at in problem_ratios(groups, best):
+            if r is None:
+                ratios.append(f"{lab}: {at}")
+            else:
+                ratios.append(f"{lab} = {r:.3g}{at}")
         if ratios:
             lines.append("\nRatios (at equal final error): " + "; ".join(ratios) + ".")
+    lines.append(summary(results))
     return "\n".join(lines) + "\n"
+
+
+RATIOS = [("ek1", ("probdiffeq", "ek1"), "probdiffeq EK1 / pn EK1"),
+          ("ek1", ("probnum", "ek1"), "ProbNum EK1 / pn EK1"),
+          ("ek1", ("diffsol", "tsit45"), "pn EK1 / diffsol Tsit5"),
+          ("ek0", ("diffsol", "tsit45"), "pn EK0 / diffsol Tsit5"),
+          ("ek0", ("probdiffeq", "ek0"), "probdiffeq EK0 / pn EK0"),
+          ("ek1", ("diffsol", "bdf"), "pn EK1 / diffsol BDF")]
+
+
+def best_per_method(groups):
+    best = {}
+    for (tool, method, q), runs in groups.items():
+        hit = at_target(runs)
+        cand = None
+        if hit:
+            cand = {**hit, "order": q, "exact": True}
+        else:
+            n = nearest(runs)
+            if n is not None:
+                cand = {"time_s": n["time_s"], "steps": n["steps"], "us_per_step": n["us_per_step"],
+                        "error_rel": n["error_rel"], "order": q, "exact": False}
+        if cand is None:
+            continue
+        k = (tool, method)
+        old = best.get(k)
+        better = old is None or (cand["exact"] and not old["exact"]) or (
+            cand["exact"] == old["exact"] and (
+                cand["time_s"] < old["time_s"] if cand["exact"] else
+                abs(math.log(cand["error_rel"] / TARGET)) < abs(math.log(old["error_rel"] / TARGET))))
+        if better:
+            best[k] = cand
+    return best
+
+
+def problem_ratios(groups, best):
+    """(label, ratio or None, note) at equal final error, pn at its best order."""
+    out = []
+    for pn_m, other, lab in RATIOS:
+        o = best.get(other)
+        if not o:
+            continue
+        pn_runs = [r for (t, m, _q), rs in groups.items() if t == "pn" and m == pn_m for r in rs]
+        by_order = {}
+        for r in pn_runs:
+            by_order.setdefault(r["order"], []).append(r)
+        hits = [h for h in (at_target(rs, o["error_rel"]) for rs in by_order.values()) if h]
+        if not hits:
+            out.append((lab, None, f"pn {pn_m.upper()} has no runs bracketing error {o['error_rel']:.1e}"))
+            continue
+        pn_t = min(h["time_s"] for h in hits)
+        r = pn_t / o["time_s"] if lab.startswith("pn") else o["time_s"] / pn_t
+        out.append((lab, r, "" if o["exact"] else f" (at error {o['error_rel']:.1e})"))
+    return out
+
+
+def summary(results):
+    labels = [lab for _, _, lab in RATIOS]
+    lines = ["\n**Ratios at equal final error** (pn at its best order; 'at …' = at that tool's "
+             "nearest error when it has no runs around 1e-8)\n",
+             "| problem | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for problem in PROBLEMS:
+        groups = series(results, problem)
+        if not groups:
+            continue
+        got = {lab: (r, at) for lab, r, at in problem_ratios(groups, best_per_method(groups))}
+        cells = []
+        for lab in labels:
+            if lab not in got:
+                cells.append("–")
+            elif got[lab][0] is None:
+                cells.append("n/a")
+            else:
+                cells.append(f"{got[lab][0]:.3g}{got[lab][1]}")
+        lines.append(f"| {problem} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def fmt_time(s):
@@ -616,7 +656,7 @@ def main():
                    help="re-run only pn and merge into the existing --out (other sides kept)")
     p.add_argument("--replot", action="store_true", help="only redo plots and table from --out")
     p.add_argument("--keep-others", action="store_true",
-                   help="keep the results of problems not run now from an existing --out")
+                   help="keep the results of problems and sides not run now from an existing --out")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--probnum-limit", type=float, default=60.0)
     p.add_argument("--probnum-budget", type=float, default=300.0)
@@ -669,7 +709,10 @@ def main():
 
     results = []
     if a.keep_others and a.out.exists():
-        results = [r for r in json.loads(a.out.read_text())["results"] if r["problem"] not in a.problems]
+        side_of = {"pn": "pn", "probdiffeq": "probdiffeq", "diffsol": "rust", "ode_solvers": "rust",
+                   "scipy": "scipy", "probnum": "probnum"}
+        results = [r for r in json.loads(a.out.read_text())["results"]
+                   if r["problem"] not in a.problems or side_of[r["tool"]] not in a.sides]
     load_at_start = os.getloadavg()
     budget = [a.probnum_budget]
     start = time.time()
