@@ -1,0 +1,74 @@
+//! The pn side of `benches/quad_peers.py`: reads node sets from a file, times Bayesian
+//! quadrature (fixed and fitted lengthscale) on them, prints one JSON line per case.
+//!
+//! Input file, one case per line: `d a u n ell x_11 … x_1d x_21 …` (Genz "gaussian"
+//! `exp(−Σ a²(xₖ − u)²)` on `[0, 1]ᵈ`, n nodes row-major, initial SE lengthscale ell).
+//!
+//! `cargo run --release -p pn-quad --example peer_side -- FILE REPS`
+
+use std::time::Instant;
+
+use ndarray::{Array1, Array2};
+use pn_core::kernels::Kernel;
+use pn_quad::genz::GenzFamily;
+use pn_quad::{BqOptions, QuadKernel, bayesian_quadrature};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let text = std::fs::read_to_string(&args[1]).expect("node file");
+    let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Vec<f64> = line.split_whitespace().map(|s| s.parse().unwrap()).collect();
+        let (d, a, u, n, ell) = (v[0] as usize, v[1], v[2], v[3] as usize, v[4]);
+        let x = Array2::from_shape_vec((n, d), v[5..5 + n * d].to_vec()).unwrap();
+        let p = GenzFamily::Gaussian.instance(vec![a; d], vec![u; d]).unwrap();
+        let m = p.measure();
+        let y: Array1<f64> = x.rows().into_iter().map(|r| p.eval(r)).collect();
+        let k0 = QuadKernel::squared_exponential(vec![ell; d], 1.0).unwrap();
+        let opts = BqOptions::default();
+        let mut t_fixed = vec![];
+        let mut fixed = None;
+        for _ in 0..reps {
+            let t = Instant::now();
+            let post = bayesian_quadrature(&k0, &m, x.view(), y.view(), &opts).unwrap();
+            t_fixed.push(t.elapsed().as_secs_f64());
+            fixed = Some(post.belief);
+        }
+        let mut t_fit = vec![];
+        let mut fitted = None;
+        for _ in 0..reps {
+            let t = Instant::now();
+            let mut k = k0.clone();
+            if let Ok(f) = pn_linalg::fit::fit(
+                Box::new(k0.clone()),
+                0.0,
+                x.view(),
+                y.view(),
+                &pn_linalg::fit::FitOptions::default().fix_noise().restarts(0).max_iters(60),
+            ) {
+                k.set_log_params(f.gp.kernel().log_params().view()).unwrap();
+            }
+            let post = bayesian_quadrature(&k, &m, x.view(), y.view(), &opts).unwrap();
+            t_fit.push(t.elapsed().as_secs_f64());
+            fitted = Some((post.belief, k.lengthscales().to_vec()));
+        }
+        let (fb, fk) = fitted.unwrap();
+        let fx = fixed.unwrap();
+        println!(
+            "{{\"d\": {d}, \"n\": {n}, \"fixed_s\": {}, \"fixed_mean\": {}, \"fixed_std\": {}, \"fitted_s\": {}, \"fitted_mean\": {}, \"fitted_std\": {}, \"fitted_ell\": {:?}, \"truth\": {}}}",
+            median(t_fixed),
+            fx.mean,
+            fx.std(),
+            median(t_fit),
+            fb.mean,
+            fb.std(),
+            fk,
+            p.integral()
+        );
+    }
+}
