@@ -285,12 +285,16 @@ pub(crate) fn tria(f: &mut [f64], n: usize, k: usize, l: &mut [f64]) {
         let v0 = x0 - alpha;
         f[col + j] = v0;
         let vnorm2 = norm2 - x0 * x0 + v0 * v0;
-        for c in j + 1..n {
-            let cc = c * m;
-            let dot: f64 = (j..m).map(|r| f[col + r] * f[cc + r]).sum();
+        // Apply I − 2 v vᵀ/‖v‖² to the later columns (disjoint slices: no bounds checks in the
+        // inner loops, which vectorise).
+        let (head, tail) = f.split_at_mut((j + 1) * m);
+        let v = &head[col + j..col + m];
+        for cc in tail.chunks_exact_mut(m).take(n - j - 1) {
+            let w = &mut cc[j..m];
+            let dot: f64 = v.iter().zip(w.iter()).map(|(a, b)| a * b).sum();
             let s = 2.0 * dot / vnorm2;
-            for r in j..m {
-                f[cc + r] -= s * f[col + r];
+            for (wi, vi) in w.iter_mut().zip(v) {
+                *wi -= s * vi;
             }
         }
         f[col + j] = alpha;

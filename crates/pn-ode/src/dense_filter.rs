@@ -158,21 +158,36 @@ impl DenseFilter {
         let a = self.prior.a();
         let lq = self.prior.lq();
         let sigma = diffusion.max(0.0).sqrt();
-        // F = [(Ā ⊗ I) L̄ | σ (L̄_Q ⊗ I)], row-major n × 2n.
+        // L̄ = (T ⊗ I)⁻¹ L into lbar (scratch), then F = [(Ā ⊗ I) L̄ | σ (L̄_Q ⊗ I)], row-major
+        // n × 2n, built from row operations.
+        for (r, (dst, src)) in self
+            .lbar
+            .chunks_exact_mut(n)
+            .zip(self.chol.chunks_exact(n))
+            .enumerate()
+        {
+            let inv = 1.0 / self.p[r / d];
+            for (a, b) in dst.iter_mut().zip(src) {
+                *a = b * inv;
+            }
+        }
         let f = self.ws.buffer(n * 2 * n);
         for i in 0..q1 {
             for j in 0..d {
                 let r = i * d + j;
                 let row = &mut f[r * 2 * n..(r + 1) * 2 * n];
-                for c in 0..n {
-                    let mut v = 0.0;
-                    for l in i..q1 {
-                        v += a[i * q1 + l] * self.chol[(l * d + j) * n + c] / self.p[l];
+                let (left, right) = row.split_at_mut(n);
+                for l in i..q1 {
+                    let al = a[i * q1 + l];
+                    if al != 0.0 {
+                        let src = &self.lbar[(l * d + j) * n..(l * d + j + 1) * n];
+                        for (o, s) in left.iter_mut().zip(src) {
+                            *o += al * s;
+                        }
                     }
-                    row[c] = v;
                 }
                 for c in 0..q1 {
-                    row[n + c * d + j] = sigma * lq[i * q1 + c];
+                    right[c * d + j] = sigma * lq[i * q1 + c];
                 }
             }
         }
