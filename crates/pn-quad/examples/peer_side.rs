@@ -23,10 +23,15 @@ fn main() {
     let text = std::fs::read_to_string(&args[1]).expect("node file");
     let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5);
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: Vec<f64> = line.split_whitespace().map(|s| s.parse().unwrap()).collect();
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .map(|s| s.parse().unwrap())
+            .collect();
         let (d, a, u, n, ell) = (v[0] as usize, v[1], v[2], v[3] as usize, v[4]);
         let x = Array2::from_shape_vec((n, d), v[5..5 + n * d].to_vec()).unwrap();
-        let p = GenzFamily::Gaussian.instance(vec![a; d], vec![u; d]).unwrap();
+        let p = GenzFamily::Gaussian
+            .instance(vec![a; d], vec![u; d])
+            .unwrap();
         let m = p.measure();
         let y: Array1<f64> = x.rows().into_iter().map(|r| p.eval(r)).collect();
         let k0 = QuadKernel::squared_exponential(vec![ell; d], 1.0).unwrap();
@@ -49,7 +54,10 @@ fn main() {
                 0.0,
                 x.view(),
                 y.view(),
-                &pn_linalg::fit::FitOptions::default().fix_noise().restarts(0).max_iters(60),
+                &pn_linalg::fit::FitOptions::default()
+                    .fix_noise()
+                    .restarts(0)
+                    .max_iters(60),
             ) {
                 k.set_log_params(f.gp.kernel().log_params().view()).unwrap();
             }
