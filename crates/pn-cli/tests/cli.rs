@@ -716,7 +716,9 @@ fn quad_json_matches_an_independent_integral_within_its_std() {
     let tmp = tempfile::tempdir().unwrap();
     let doc = pn_json(
         tmp.path(),
-        &["quad", "--family", "gaussian", "--dim", "1", "--budget", "24", "--json"],
+        &[
+            "quad", "--family", "gaussian", "--dim", "1", "--budget", "24", "--json",
+        ],
     );
     let a = doc["params"]["a"][0].as_f64().unwrap();
     let u = doc["params"]["u"][0].as_f64().unwrap();
@@ -724,8 +726,15 @@ fn quad_json_matches_an_independent_integral_within_its_std() {
     assert!((doc["truth"].as_f64().unwrap() - truth).abs() < 1e-10);
     let est = doc["estimate"].as_f64().unwrap();
     let std = doc["std"].as_f64().unwrap();
-    assert!((est - truth).abs() < 1e-3 * truth, "estimate {est} vs {truth}");
-    assert!((est - truth).abs() < 4.0 * std, "error {} vs std {std}", est - truth);
+    assert!(
+        (est - truth).abs() < 1e-3 * truth,
+        "estimate {est} vs {truth}"
+    );
+    assert!(
+        (est - truth).abs() < 4.0 * std,
+        "error {} vs std {std}",
+        est - truth
+    );
     assert_eq!(doc["n_evals"], 24);
     let hist = doc["history"].as_array().unwrap();
     assert_eq!(hist.last().unwrap()["n"], 24);
@@ -738,7 +747,9 @@ fn quad_every_method_runs_and_plots() {
     for m in ["bq-halton", "bq-us", "bq-mi", "mc", "qmc", "gauss"] {
         let doc = pn_json(
             tmp.path(),
-            &["quad", "--dim", "2", "--budget", "16", "--method", m, "--json"],
+            &[
+                "quad", "--dim", "2", "--budget", "16", "--method", m, "--json",
+            ],
         );
         let err = doc["error"].as_f64().unwrap();
         let truth = doc["truth"].as_f64().unwrap();
@@ -750,14 +761,33 @@ fn quad_every_method_runs_and_plots() {
     }
     let out = pn(
         tmp.path(),
-        &["quad", "--family", "oscillatory", "--dim", "2", "--budget", "20", "--plot", "q.svg"],
+        &[
+            "quad",
+            "--family",
+            "oscillatory",
+            "--dim",
+            "2",
+            "--budget",
+            "20",
+            "--plot",
+            "q.svg",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(tmp.path().join("q.svg")).unwrap();
     assert!(svg.contains("reported std") && svg.contains("Monte Carlo"));
     let doc = pn_json(
         tmp.path(),
-        &["quad", "--family", "gaussian-measure", "--dim", "2", "--tol", "1e-3", "--json"],
+        &[
+            "quad",
+            "--family",
+            "gaussian-measure",
+            "--dim",
+            "2",
+            "--tol",
+            "1e-3",
+            "--json",
+        ],
     );
     assert_eq!(doc["stop"], "tolerance");
     assert!(doc["std"].as_f64().unwrap() < 1e-3);
@@ -769,16 +799,32 @@ fn quad_list_and_bad_input() {
     let out = pn(tmp.path(), &["quad", "--list"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for name in ["oscillatory", "corner-peak", "discontinuous", "gaussian-measure", "bq-mi"] {
+    for name in [
+        "oscillatory",
+        "corner-peak",
+        "discontinuous",
+        "gaussian-measure",
+        "bq-mi",
+    ] {
         assert!(text.contains(name), "{name} missing from --list");
     }
-    assert_fails_with(tmp.path(), &["quad", "--family", "nope"], &["--family", "nope"]);
+    assert_fails_with(
+        tmp.path(),
+        &["quad", "--family", "nope"],
+        &["--family", "nope"],
+    );
     assert_fails_with(tmp.path(), &["quad", "--dim", "9"], &["--dim"]);
     assert_fails_with(tmp.path(), &["quad", "--plot", "x.png"], &[".svg"]);
     assert_fails_with(tmp.path(), &["quad", "--tol", "-1"], &["--tol"]);
     assert_fails_with(
         tmp.path(),
-        &["quad", "--family", "gaussian-measure", "--kernel", "matern12"],
+        &[
+            "quad",
+            "--family",
+            "gaussian-measure",
+            "--kernel",
+            "matern12",
+        ],
         &["embedding"],
     );
 }
