@@ -14,12 +14,12 @@
 //! | [`Method::Exact`] ([`ExactGp`]) | `n ≤ exact_max_n` (default 5000), or any kernel that has no structured path | `O(n³)` time, `O(n²)` memory |
 //! | [`Method::StateSpace`] ([`StateSpaceGp`]) | 1-D inputs, a sum of Matérn-½/³⁄₂/⁵⁄₂ kernels (built with [`GpRegression::matern`]) and `n > exact_max_n` | `O(n)` |
 //! | [`Method::Toeplitz`] ([`Toeplitz`] products inside CG) | 1-D inputs on a sorted regular grid, a stationary kernel and `n > exact_max_n` | `O(n log n)` per CG iteration, `O(n)` memory; one block CG solve per batch of test points for the variances |
-//! | [`Method::IterGp`] ([`IterGp`], preconditioned-CG policy) | `n > exact_max_n` otherwise | `O(n² · iterations)` time, `O(n · iterations)` memory, matrix-free |
+//! | [`Method::IterGp`] ([`IterGp`], pivoted-Cholesky-then-CG policy) | `n > exact_max_n` otherwise | `O(n² · iterations)` time, `O(n · iterations)` memory, matrix-free |
 //!
 //! When the conditioning is not exact, the hyperparameters are fitted by the exact GP on an evenly
 //! spaced subsample of at most `fit_max_n` points (default 2000), then used on all the data. The
-//! IterGP posterior's variance is the combined (mathematical + computational) variance; with the
-//! CG policy its actions depend on `y`, so that variance is not guaranteed to be calibrated when
+//! IterGP posterior's variance is the combined (mathematical + computational) variance; with a
+//! CG-type policy its actions depend on `y`, so that variance is not guaranteed to be calibrated when
 //! the iteration stops early (see [`crate::itergp`]); it has no marginal likelihood
 //! ([`GpPosterior::log_marginal_likelihood`] is `None`).
 //!
@@ -65,7 +65,7 @@ pub enum Method {
     /// Conjugate gradients with FFT Toeplitz products ([`Toeplitz`]) on a regular 1-D grid with a
     /// stationary kernel.
     Toeplitz,
-    /// Computation-aware GP ([`IterGp`]) with the preconditioned-CG policy, matrix-free.
+    /// Computation-aware GP ([`IterGp`]) with the pivoted-Cholesky-then-CG policy, matrix-free.
     IterGp,
 }
 
@@ -88,8 +88,10 @@ pub struct GpOptions {
     pub exact_max_n: usize,
     /// When the conditioning is not exact, fit the hyperparameters on at most this many points.
     pub fit_max_n: usize,
-    /// Options of the [`Method::IterGp`] path (default: CG policy with a rank-100
-    /// pivoted-Cholesky preconditioner, relative residual `1e-6`, at most 1000 iterations).
+    /// Options of the [`Method::IterGp`] path (default: 300 pivoted-Cholesky unit-vector steps,
+    /// then CG deflated by them, relative residual `1e-6`, at most 1000 iterations — at
+    /// n = 20 000 its combined variance gave mean z² 0.56 where the rank-100 preconditioned-CG
+    /// policy gave 0.01, both with the exact GP's test RMSE to 0.05 %).
     pub itergp: IterGpParams,
     /// Stopping rule of CG on the [`Method::Toeplitz`] path (default: relative residual `1e-8`).
     pub cg: CgParams,
@@ -105,9 +107,7 @@ impl Default for GpOptions {
             exact_max_n: 5000,
             fit_max_n: 2000,
             itergp: IterGpParams::default()
-                .policy(Policy::Cg {
-                    preconditioner_rank: 100,
-                })
+                .policy(Policy::PivotedCholeskyThenCg { rank: 300 })
                 .max_iter(1000)
                 .rtol(1e-6),
             cg: CgParams::default().rtol(1e-8),
