@@ -14,6 +14,13 @@ pub enum CliError {
     /// An ODE solve failed (stiffness detected, step-size underflow, too many steps, …).
     #[error("the ODE solver failed")]
     Ode(#[from] pn_ode::Error),
+    /// Sampling failed (a log-density returning +∞, an initial point outside the support, …).
+    #[error("MCMC sampling failed")]
+    Mcmc(#[source] pn_mcmc::Error),
+    /// Quadrature failed (an integrand returning NaN or ±∞, a kernel without an embedding for
+    /// the measure, …).
+    #[error("the quadrature failed")]
+    Quad(#[source] pn_quad::Error),
     /// A file or directory could not be created or written.
     #[error("cannot {action} `{}`", path.display())]
     Io {

@@ -100,7 +100,7 @@ fn invalid(arg: &'static str, reason: impl Into<String>) -> CliError {
 pub(crate) fn mcmc_error(e: pn_mcmc::Error) -> CliError {
     match e {
         pn_mcmc::Error::Core(c) => CliError::Core(c),
-        other => invalid("--sampler", format!("sampling failed: {other}")),
+        other => CliError::Mcmc(other),
     }
 }
 

@@ -239,15 +239,11 @@ pub(crate) struct Outcome {
     pub extra: Value,
 }
 
-/// pn-quad's errors: pn-core's pass through; the others (an integrand returning NaN, a kernel
-/// without an embedding for the measure) are about the chosen problem and method.
+/// pn-quad's errors: pn-core's pass through, the others keep pn-quad's type.
 pub(crate) fn quad_error(e: pn_quad::Error) -> CliError {
     match e {
         pn_quad::Error::Core(c) => CliError::Core(c),
-        other => CliError::InvalidArgument {
-            arg: "--family/--method/--kernel",
-            reason: other.to_string(),
-        },
+        other => CliError::Quad(other),
     }
 }
 
