@@ -2,7 +2,7 @@
 # Exact GP regression end to end (SE, d = 2, 500 test points, n = 1000 … 8000): pn-linalg
 # against the NumPy/SciPy recipe, plus the bare Cholesky of both, in one alternating run.
 # Writes benches/results/gp_exact.json and docs/img/gp-exact-vs-numpy.svg; the numbers go into
-# docs/benchmarks-gp.md.
+# docs/benchmarks.md.
 #
 # Usage: benches/gp_run.sh [--n 1000 2000] [--reps 3]
 set -euo pipefail
