@@ -198,10 +198,8 @@ fn diffsol_solve(solver: &str, f: Rhs, jv: Jv, r: &Reference, rtol: f64, atol: f
             }
             let y = s.state().y.clone();
             let steps = s.get_statistics().number_of_steps;
-            (0..n)
-                .map(|i| y.get_index(i))
-                .collect::<Vec<f64>>()
-                .pipe(|v| Ok((v, steps)))
+            let end: Vec<f64> = (0..n).map(|i| y.get_index(i)).collect();
+            Ok((end, steps))
         }};
     }
     match solver {
@@ -210,13 +208,6 @@ fn diffsol_solve(solver: &str, f: Rhs, jv: Jv, r: &Reference, rtol: f64, atol: f
         other => Err(format!("unknown diffsol solver {other}")),
     }
 }
-
-trait Pipe: Sized {
-    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 struct OsSystem(Rhs);
 
