@@ -707,6 +707,7 @@ def main():
     if a.pn_only:
         doc = json.loads(a.out.read_text())
         kept = [r for r in doc["results"] if r["tool"] != "pn"]
+        commit_at_start = git_commit()
         results = []
         for name in a.problems:
             print(f"[{name}] pn", file=sys.stderr, flush=True)
@@ -715,7 +716,7 @@ def main():
         doc["results"] = kept + results
         doc["pn_rerun_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         doc["pn_rerun_load_average"] = os.getloadavg()
-        doc["pn_rerun_commit"] = git_commit()
+        doc["pn_rerun_commit"] = commit_at_start
         finish(doc, a)
         return
 
@@ -726,6 +727,7 @@ def main():
         results = [r for r in json.loads(a.out.read_text())["results"]
                    if r["problem"] not in a.problems or side_of[r["tool"]] not in a.sides]
     load_at_start = os.getloadavg()
+    commit_at_start = git_commit()  # the wp_bench binary was built from this tree just before
     budget = [a.probnum_budget]
     start = time.time()
     # The sides alternate problem by problem (pn, probdiffeq, Rust peers, SciPy, ProbNum).
@@ -756,7 +758,7 @@ def main():
         "atol_scale": ATOL_SCALE,
         "wall_s": time.time() - start,
         "load_average_at_start": load_at_start,
-        "pn_commit": git_commit(),
+        "pn_commit": commit_at_start,
         "results": results,
     }
     finish(doc, a)
