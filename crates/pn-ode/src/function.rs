@@ -285,6 +285,47 @@ pub fn taylor_coefficients_second_order<F: SecondOrderFunction>(
     if q > MAX_TAYLOR_ORDER || xv0.len() != 2 * d {
         return None;
     }
+    let mut coeffs = vec![
+        xv0.slice(ndarray::s![..d]).to_owned(),
+        xv0.slice(ndarray::s![d..]).to_owned(),
+    ];
+    for k in 2..=q {
+        // x^{(k)} = d^{k−2}/dτ^{k−2} f(t₀ + τ, x(τ), x'(τ)), with x known through order k − 1.
+        let next = derivative_with_depth(&SecondOrderJets(f), k - 2, t0, &coeffs);
+        coeffs.push(next);
+    }
+    coeffs.truncate(q + 1);
+    Some(coeffs)
+}
+
+/// A derivative along the solution, evaluated with jets of any depth.
+trait AlongSolution {
+    /// `dᵏ/dτᵏ f(…)` along the solution whose Taylor coefficients are `coeffs`, `k` the depth of
+    /// `J`.
+    fn derivative<J: Jet>(&self, t0: f64, coeffs: &[Array1<f64>]) -> Array1<f64>;
+}
+
+struct FirstOrderJets<'a, F>(&'a F);
+impl<F: OdeFunction> AlongSolution for FirstOrderJets<'_, F> {
+    fn derivative<J: Jet>(&self, t0: f64, coeffs: &[Array1<f64>]) -> Array1<f64> {
+        jet_derivative::<F, J>(self.0, t0, coeffs)
+    }
+}
+
+struct SecondOrderJets<'a, F>(&'a F);
+impl<F: SecondOrderFunction> AlongSolution for SecondOrderJets<'_, F> {
+    fn derivative<J: Jet>(&self, t0: f64, coeffs: &[Array1<f64>]) -> Array1<f64> {
+        jet_derivative2::<F, J>(self.0, t0, coeffs)
+    }
+}
+
+/// The `depth`-th derivative along the solution, with nested duals of that depth (at most 9).
+fn derivative_with_depth<A: AlongSolution>(
+    a: &A,
+    depth: usize,
+    t0: f64,
+    coeffs: &[Array1<f64>],
+) -> Array1<f64> {
     type D1 = Dual<f64>;
     type D2 = Dual<D1>;
     type D3 = Dual<D2>;
@@ -293,27 +334,19 @@ pub fn taylor_coefficients_second_order<F: SecondOrderFunction>(
     type D6 = Dual<D5>;
     type D7 = Dual<D6>;
     type D8 = Dual<D7>;
-    let mut coeffs = vec![
-        xv0.slice(ndarray::s![..d]).to_owned(),
-        xv0.slice(ndarray::s![d..]).to_owned(),
-    ];
-    for k in 2..=q {
-        // x^{(k)} = d^{k−2}/dτ^{k−2} f(t₀ + τ, x(τ), x'(τ)), with x known through order k − 1.
-        let next = match k - 2 {
-            0 => jet_derivative2::<F, f64>(f, t0, &coeffs),
-            1 => jet_derivative2::<F, D1>(f, t0, &coeffs),
-            2 => jet_derivative2::<F, D2>(f, t0, &coeffs),
-            3 => jet_derivative2::<F, D3>(f, t0, &coeffs),
-            4 => jet_derivative2::<F, D4>(f, t0, &coeffs),
-            5 => jet_derivative2::<F, D5>(f, t0, &coeffs),
-            6 => jet_derivative2::<F, D6>(f, t0, &coeffs),
-            7 => jet_derivative2::<F, D7>(f, t0, &coeffs),
-            _ => jet_derivative2::<F, D8>(f, t0, &coeffs),
-        };
-        coeffs.push(next);
+    type D9 = Dual<D8>;
+    match depth {
+        0 => a.derivative::<f64>(t0, coeffs),
+        1 => a.derivative::<D1>(t0, coeffs),
+        2 => a.derivative::<D2>(t0, coeffs),
+        3 => a.derivative::<D3>(t0, coeffs),
+        4 => a.derivative::<D4>(t0, coeffs),
+        5 => a.derivative::<D5>(t0, coeffs),
+        6 => a.derivative::<D6>(t0, coeffs),
+        7 => a.derivative::<D7>(t0, coeffs),
+        8 => a.derivative::<D8>(t0, coeffs),
+        _ => a.derivative::<D9>(t0, coeffs),
     }
-    coeffs.truncate(q + 1);
-    Some(coeffs)
 }
 
 /// The maximum order of exact Taylor initialisation (nested duals of depth 9: `2⁹` work).
@@ -329,30 +362,10 @@ pub fn taylor_coefficients<F: OdeFunction>(
     if q > MAX_TAYLOR_ORDER {
         return None;
     }
-    type D1 = Dual<f64>;
-    type D2 = Dual<D1>;
-    type D3 = Dual<D2>;
-    type D4 = Dual<D3>;
-    type D5 = Dual<D4>;
-    type D6 = Dual<D5>;
-    type D7 = Dual<D6>;
-    type D8 = Dual<D7>;
-    type D9 = Dual<D8>;
     let mut coeffs = vec![x0.to_owned()];
     for k in 1..=q {
         // x^{(k)} = d^{k−1}/dτ^{k−1} f(t₀ + τ, x(τ)), with x known through order k − 1.
-        let next = match k - 1 {
-            0 => jet_derivative::<F, f64>(f, t0, &coeffs),
-            1 => jet_derivative::<F, D1>(f, t0, &coeffs),
-            2 => jet_derivative::<F, D2>(f, t0, &coeffs),
-            3 => jet_derivative::<F, D3>(f, t0, &coeffs),
-            4 => jet_derivative::<F, D4>(f, t0, &coeffs),
-            5 => jet_derivative::<F, D5>(f, t0, &coeffs),
-            6 => jet_derivative::<F, D6>(f, t0, &coeffs),
-            7 => jet_derivative::<F, D7>(f, t0, &coeffs),
-            8 => jet_derivative::<F, D8>(f, t0, &coeffs),
-            _ => jet_derivative::<F, D9>(f, t0, &coeffs),
-        };
+        let next = derivative_with_depth(&FirstOrderJets(f), k - 1, t0, &coeffs);
         coeffs.push(next);
     }
     Some(coeffs)

@@ -850,6 +850,26 @@ fn rescale_saved(
         .collect()
 }
 
+/// `fx = f(t, x)`, counted, and an error naming `t` if it is not finite.
+fn evaluate<F: VectorField>(
+    f: &F,
+    t: f64,
+    x: &Array1<f64>,
+    fx: &mut Array1<f64>,
+    stats: &mut Stats,
+) -> Result<()> {
+    f.f(
+        t,
+        x.as_slice().expect("contiguous"),
+        fx.as_slice_mut().expect("contiguous"),
+    );
+    stats.f_evals += 1;
+    match fx.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::NonFiniteField { t, component: i }),
+        None => Ok(()),
+    }
+}
+
 impl DenseEngine {
     fn current(&self) -> SqrtGaussian {
         self.filter.belief()
@@ -873,16 +893,9 @@ impl DenseEngine {
     ) -> Result<(f64, f64)> {
         let d = fx.len();
         let o = x.len() / d;
-        let xs = x.as_slice_mut().expect("contiguous");
-        self.filter.predict_mean(h, xs);
-        f.f(t_new, xs, fx.as_slice_mut().expect("contiguous"));
-        stats.f_evals += 1;
-        if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteField {
-                t: t_new,
-                component: i,
-            });
-        }
+        self.filter
+            .predict_mean(h, x.as_slice_mut().expect("contiguous"));
+        evaluate(f, t_new, x, fx, stats)?;
         if self.ek1 {
             let jac = self.filter.jac_mut();
             f.jacobian(t_new, x.as_slice().expect("contiguous"), jac);
@@ -957,18 +970,7 @@ impl BlockEngine {
                 x[k * d + j] = self.mbar[k * d + j] * p[k];
             }
         }
-        f.f(
-            t_new,
-            x.as_slice().expect("contiguous"),
-            fx.as_slice_mut().expect("contiguous"),
-        );
-        stats.f_evals += 1;
-        if let Some(i) = fx.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteField {
-                t: t_new,
-                component: i,
-            });
-        }
+        evaluate(f, t_new, x, fx, stats)?;
         self.fx.clear();
         self.fx.extend(fx.iter());
         if self.kind == Kind::DiagonalEk1 {
