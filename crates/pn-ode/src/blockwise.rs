@@ -103,18 +103,18 @@ impl Prior1d {
         let f = &mut ws.f;
         f.clear();
         f.resize(n * 2 * n, 0.0);
-        // F = [Ā T⁻¹ L | σ L̄_Q], row-major n × 2n.
+        // F = [σ L̄_Q | Ā T⁻¹ L], row-major n × 2n (the triangular block first).
         for i in 0..n {
             for c in 0..n {
                 let mut v = 0.0;
                 for l in i..n {
                     v += self.a[i * n + l] * chol[l * n + c] / p[l];
                 }
-                f[i * 2 * n + c] = v;
-                f[i * 2 * n + n + c] = sigma * self.lq[i * n + c];
+                f[i * 2 * n + n + c] = v;
+                f[i * 2 * n + c] = sigma * self.lq[i * n + c];
             }
         }
-        tria(f, n, 2 * n, lbar_pred);
+        tria_lower_first(f, n, lbar_pred);
     }
 
     /// The backward kernel of one step in preconditioned coordinates: from the filtered block
@@ -306,6 +306,43 @@ pub(crate) fn tria(f: &mut [f64], n: usize, k: usize, l: &mut [f64]) {
             } else {
                 0.0
             };
+        }
+    }
+}
+
+/// [`tria`] for `F = [T | X]` (`n × 2n`, row-major) whose first block `T` is lower triangular
+/// (the process-noise factor): the Householder vector of column `j` of `Fᵀ` is nonzero only in
+/// row `j` and the `n` rows of `Xᵀ`, since the rows of `Tᵀ` below `j` are still untouched and zero
+/// there. Length `n + 1` instead of `2n − j`.
+pub(crate) fn tria_lower_first(f: &mut [f64], n: usize, l: &mut [f64]) {
+    let m = 2 * n;
+    for j in 0..n {
+        let col = j * m;
+        let x0 = f[col + j];
+        let tail2: f64 = f[col + n..col + m].iter().map(|v| v * v).sum();
+        let norm2 = x0 * x0 + tail2;
+        if norm2 == 0.0 {
+            continue;
+        }
+        let norm = norm2.sqrt();
+        let alpha = if x0 > 0.0 { -norm } else { norm };
+        let v0 = x0 - alpha;
+        let vnorm2 = tail2 + v0 * v0;
+        let (head, rest) = f.split_at_mut((j + 1) * m);
+        let v = &head[col + n..col + m];
+        for cc in rest.chunks_exact_mut(m).take(n - j - 1) {
+            let dot: f64 = v0 * cc[j] + v.iter().zip(&cc[n..m]).map(|(a, b)| a * b).sum::<f64>();
+            let s = 2.0 * dot / vnorm2;
+            cc[j] -= s * v0;
+            for (w, vi) in cc[n..m].iter_mut().zip(v) {
+                *w -= s * vi;
+            }
+        }
+        head[col + j] = alpha;
+    }
+    for i in 0..n {
+        for j in 0..n {
+            l[i * n + j] = if j <= i { f[i * m + j] } else { 0.0 };
         }
     }
 }
@@ -709,6 +746,35 @@ mod tests {
                 if j > i {
                     assert_eq!(l[i * n + j], 0.0);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn tria_with_a_triangular_first_block_equals_tria() {
+        let n = 5;
+        let mut f0 = vec![0.0; n * 2 * n];
+        for i in 0..n {
+            for c in 0..n {
+                if c <= i {
+                    f0[i * 2 * n + c] = 0.3 + ((i * 5 + c * 3) % 7) as f64 / 4.0;
+                }
+                f0[i * 2 * n + n + c] = ((i * 11 + c * 7) % 13) as f64 / 5.0 - 1.2;
+            }
+        }
+        let (mut a, mut b) = (f0.clone(), f0.clone());
+        let (mut la, mut lb) = (vec![0.0; n * n], vec![0.0; n * n]);
+        tria(&mut a, n, 2 * n, &mut la);
+        tria_lower_first(&mut b, n, &mut lb);
+        for i in 0..n {
+            for j in 0..n {
+                // Equal up to the signs of the columns: compare L Lᵀ.
+                let x: f64 = (0..n).map(|c| la[i * n + c] * la[j * n + c]).sum();
+                let y: f64 = (0..n).map(|c| lb[i * n + c] * lb[j * n + c]).sum();
+                assert!(
+                    (x - y).abs() < 1e-12 * (1.0 + x.abs()),
+                    "{i} {j}: {x} vs {y}"
+                );
             }
         }
     }

@@ -11,7 +11,7 @@
 use ndarray::{Array1, Array2};
 use pn_filter::SqrtGaussian;
 
-use crate::blockwise::{Prior1d, Workspace, condition_factor, condition_mean, tria};
+use crate::blockwise::{Prior1d, Workspace, condition_factor, condition_mean, tria_lower_first};
 
 /// The dense filter's state and scratch space.
 pub(crate) struct DenseFilter {
@@ -158,7 +158,7 @@ impl DenseFilter {
         let a = self.prior.a();
         let lq = self.prior.lq();
         let sigma = diffusion.max(0.0).sqrt();
-        // L̄ = (T ⊗ I)⁻¹ L into lbar (scratch), then F = [(Ā ⊗ I) L̄ | σ (L̄_Q ⊗ I)], row-major
+        // L̄ = (T ⊗ I)⁻¹ L into lbar (scratch), then F = [σ (L̄_Q ⊗ I) | (Ā ⊗ I) L̄], row-major
         // n × 2n, built from row operations.
         for (r, (dst, src)) in self
             .lbar
@@ -176,7 +176,8 @@ impl DenseFilter {
             for j in 0..d {
                 let r = i * d + j;
                 let row = &mut f[r * 2 * n..(r + 1) * 2 * n];
-                let (left, right) = row.split_at_mut(n);
+                // [σ (L̄_Q ⊗ I) | (Ā ⊗ I) L̄]: the triangular block first.
+                let (right, left) = row.split_at_mut(n);
                 for l in i..q1 {
                     let al = a[i * q1 + l];
                     if al != 0.0 {
@@ -191,7 +192,7 @@ impl DenseFilter {
                 }
             }
         }
-        tria(f, n, 2 * n, &mut self.lbar);
+        tria_lower_first(f, n, &mut self.lbar);
         // Condition row by row on (Eₒ − Σ_{k<o} Jₖ Eₖ) X = f(x̂) − Σ_{k<o} Jₖ x̂⁽ᵏ⁾ (EK1) or
         // Eₒ X = f(x̂) (EK0). The targets use the linearisation point (the predicted mean),
         // fixed before the rows update the mean.
