@@ -204,7 +204,7 @@ def check_fields():
                 assert np.allclose(gj, want, rtol=1e-12, atol=1e-12), (name, "jax", gj, want)
 
 
-# ----------------------------------------------------------------------------- timing helpers
+# ----------------------------------------------------------------------------- timing
 
 def median_time(fn, reps):
     fn()  # warm-up
