@@ -1,6 +1,6 @@
 """Work-precision benchmark of pn-ode's ODE filters against probdiffeq, ProbNum, SciPy and
 classical Rust solvers (diffsol, ode_solvers). Driven by benches/ode_wp.sh (which builds the
-Rust binaries and sets the thread environment); see docs/benchmarks-ode.md.
+Rust binaries and sets the thread environment); see docs/benchmarks.md.
 
 Every tool solves the same five problems (the definitions of pn_ode::problems) from t0 to t1
 and returns only the end value; its final error is measured against the SciPy reference stored

@@ -4,7 +4,7 @@
 # (diffsol Tsit5/BDF, ode_solvers DOP853; the separate Cargo project benches/ode-peers) on
 # Lotka-Volterra, FitzHugh-Nagumo, Van der Pol (mu = 1), Pleiades and HIRES. Writes
 # benches/results/ode_wp.json, benches/results/ode_wp_table.md and docs/img/ode-wp-<problem>.svg;
-# the numbers go into docs/benchmarks-ode.md. About 10-15 minutes on a 2-core machine.
+# the numbers go into docs/benchmarks.md. About 10-15 minutes on a 2-core machine.
 #
 # Usage: benches/ode_wp.sh [options of benches/ode_wp.py]
 #   e.g.  benches/ode_wp.sh                                   (everything)

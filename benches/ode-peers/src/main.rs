@@ -11,7 +11,7 @@
 //!
 //! Every solve ends exactly at `t1` (diffsol: `set_stop_time(t1)`; ode_solvers: sparse output,
 //! i.e. the accepted steps themselves — its dense output is not used, see the notes in
-//! docs/benchmarks-ode.md), so the reported error is the integrator's own.
+//! docs/benchmarks.md), so the reported error is the integrator's own.
 
 use std::time::Instant;
 
