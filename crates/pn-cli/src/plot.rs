@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use ndarray::{ArrayView1, ArrayView2};
+use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
@@ -210,6 +211,24 @@ pub fn belief_1d(path: &Path, plot: &Belief1d<'_>) -> Result<()> {
     })
 }
 
+/// The grid, labels and axis descriptions of the linear-axis figures.
+fn linear_mesh(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_label: &str,
+    y_label: &str,
+) -> Result<(), String> {
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 fn draw_belief_1d(path: &Path, plot: &Belief1d<'_>) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     let ((x0, x1), (y0, y1)) = plot.ranges();
@@ -223,16 +242,7 @@ fn draw_belief_1d(path: &Path, plot: &Belief1d<'_>) -> Result<(), String> {
         .y_label_area_size(55)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(plot.x_label)
-        .y_desc(plot.y_label)
-        .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 18))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .draw()
-        .map_err(err)?;
+    linear_mesh(&mut chart, plot.x_label, plot.y_label)?;
 
     // ±2σ band: the upper edge left to right, then the lower edge back.
     let band_style = BELIEF.mix(0.2).filled();
@@ -561,16 +571,7 @@ fn draw_trajectory(path: &Path, plot: &Trajectory<'_>) -> Result<(), String> {
         .y_label_area_size(65)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(plot.x_label)
-        .y_desc(plot.y_label)
-        .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 18))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .draw()
-        .map_err(err)?;
+    linear_mesh(&mut chart, plot.x_label, plot.y_label)?;
 
     for i in 0..k {
         let colour = COMPONENTS[i];

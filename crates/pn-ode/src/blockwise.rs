@@ -100,9 +100,7 @@ impl Prior1d {
         lbar_pred: &mut [f64],
     ) {
         let n = self.n;
-        let f = &mut ws.f;
-        f.clear();
-        f.resize(n * 2 * n, 0.0);
+        let f = ws.buffer(n * 2 * n);
         // F = [σ L̄_Q | Ā T⁻¹ L], row-major n × 2n (the triangular block first).
         for i in 0..n {
             for c in 0..n {
@@ -131,9 +129,7 @@ impl Prior1d {
     ) -> Backward {
         let n = self.n;
         let m2 = 2 * n;
-        let f = &mut ws.f;
-        f.clear();
-        f.resize(m2 * m2, 0.0);
+        let f = ws.buffer(m2 * m2);
         // [[Ā L̄, σ L̄_Q], [L̄, 0]], row-major 2n × 2n.
         for i in 0..n {
             for c in 0..n {
@@ -196,9 +192,7 @@ impl Backward {
     /// the later one (original coordinates in and out).
     pub(crate) fn marginalise(&self, mean: &[f64], chol: &[f64], ws: &mut Workspace) -> Block {
         let n = self.p.len();
-        let f = &mut ws.f;
-        f.clear();
-        f.resize(n * 2 * n, 0.0);
+        let f = ws.buffer(n * 2 * n);
         let mut out_mean = vec![0.0; n];
         for i in 0..n {
             let mut v = self.offset[i];
