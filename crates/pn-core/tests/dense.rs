@@ -40,6 +40,48 @@ fn cholesky_reconstructs_on_every_layout() {
 }
 
 #[test]
+fn cholesky_owned_equals_the_borrowing_factorisation_on_every_layout() {
+    let mut r = rng(11);
+    let a = spd(&mut r, 70, 0.5); // larger than one 64-wide tile of the checking pass
+    let reference = dense::cholesky(a.view()).unwrap();
+    let (c, f, big) = layouts(&a);
+    // An owned array that is neither row- nor column-major: every second row of a larger one.
+    let mut tall = Array2::from_elem((140, 70), f64::NAN);
+    tall.slice_mut(s![..;2, ..]).assign(&a);
+    tall.slice_collapse(s![..;2, ..]);
+    assert!(!tall.is_standard_layout() && !tall.t().is_standard_layout());
+    for owned in [c, f, big.slice(s![..;2, ..;3]).to_owned(), tall] {
+        let ch = dense::cholesky_owned(owned).unwrap();
+        assert_allclose(&ch.l(), &reference.l(), 1e-12, 1e-12);
+        let l = ch.l();
+        assert!((0..70).all(|i| (i + 1..70).all(|j| l[[i, j]] == 0.0)));
+    }
+}
+
+#[test]
+fn cholesky_owned_rejects_bad_input() {
+    let a = array![[4.0, 2.0, 0.0], [2.0, 2.0, 3.0], [0.0, 3.0, 1.0]];
+    assert_eq!(
+        dense::cholesky_owned(a).unwrap_err(),
+        Error::NotPositiveDefinite { pivot: 2 }
+    );
+    let not_symmetric = array![[4.0, 1.0], [0.0, 3.0]];
+    assert!(matches!(
+        dense::cholesky_owned(not_symmetric).unwrap_err(),
+        Error::NotSymmetric { .. }
+    ));
+    let nan = array![[4.0, f64::NAN], [f64::NAN, 3.0]];
+    assert!(matches!(
+        dense::cholesky_owned(nan).unwrap_err(),
+        Error::NonFinite { .. }
+    ));
+    assert!(matches!(
+        dense::cholesky_owned(Array2::zeros((2, 3))).unwrap_err(),
+        Error::ShapeMismatch { .. }
+    ));
+}
+
+#[test]
 fn cholesky_reports_failing_pivot() {
     // Leading 2×2 minor is PD, the 3×3 one is not.
     let a = array![[4.0, 2.0, 0.0], [2.0, 2.0, 3.0], [0.0, 3.0, 1.0]];

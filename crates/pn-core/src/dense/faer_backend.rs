@@ -12,10 +12,35 @@ use crate::error::{Error, Result, check};
 /// Check (finite, symmetric) and copy the lower triangle of `a` into a fresh column-major
 /// buffer in one tiled pass, then factor in place.
 pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
-    const TILE: usize = 64;
     let n = a.nrows();
     let mut l =
         Array2::from_shape_vec((n, n).f(), crate::memory::zeroed(n * n)).expect("length n·n");
+    check_symmetric_into(a, Some(&mut l))?;
+    factor_in_place(&mut l)?;
+    Ok(l)
+}
+
+/// Factor an owned square matrix in its own buffer. A standard-layout (row-major) `a` is read as
+/// the column-major `aᵀ = a` (symmetry is checked), so neither layout costs a copy; any other
+/// layout is copied once.
+pub(super) fn cholesky_owned(a: Array2<f64>) -> Result<Array2<f64>> {
+    let mut l = if a.t().is_standard_layout() {
+        a
+    } else if a.is_standard_layout() {
+        a.reversed_axes()
+    } else {
+        return cholesky_checked(a.view());
+    };
+    check_symmetric_into(l.view(), None)?;
+    factor_in_place(&mut l)?;
+    Ok(l)
+}
+
+/// One tiled pass over the lower triangle of `a`: finiteness, symmetry to `1e-8` relative to the
+/// largest entry, and (if `out` is given) a copy of the lower triangle into `out`.
+fn check_symmetric_into(a: ArrayView2<'_, f64>, mut out: Option<&mut Array2<f64>>) -> Result<()> {
+    const TILE: usize = 64;
+    let n = a.nrows();
     let mut scale = 0.0f64;
     let mut worst = (0usize, 0usize, 0.0f64);
     let mut all_finite = true;
@@ -31,8 +56,10 @@ pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
                     if d > worst.2 {
                         worst = (i, j, d);
                     }
-                    // SAFETY: as above, and `l` is n × n.
-                    unsafe { *l.uget_mut((i, j)) = v };
+                    if let Some(l) = out.as_deref_mut() {
+                        // SAFETY: as above, and `l` is n × n.
+                        unsafe { *l.uget_mut((i, j)) = v };
+                    }
                 }
             }
         }
@@ -47,6 +74,13 @@ pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
             difference: worst.2,
         });
     }
+    Ok(())
+}
+
+/// faer's in-place LLᵀ of the lower triangle of the column-major `l`; the strict upper triangle
+/// is cleared afterwards.
+fn factor_in_place(l: &mut Array2<f64>) -> Result<()> {
+    let n = l.nrows();
     {
         let mut lv = l.view_mut();
         let params = Default::default();
@@ -70,7 +104,7 @@ pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     for (j, mut col) in l.columns_mut().into_iter().enumerate() {
         col.slice_mut(ndarray::s![..j]).fill(0.0);
     }
-    Ok(l)
+    Ok(())
 }
 
 pub(super) fn solve_triangular(

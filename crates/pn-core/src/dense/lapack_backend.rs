@@ -21,6 +21,11 @@ fn lapack_failure(e: ndarray_linalg::error::LinalgError) -> Option<i32> {
     }
 }
 
+/// The LAPACK path copies anyway (see [`owned`]), so the owned variant is the checked one.
+pub(super) fn cholesky_owned(a: Array2<f64>) -> Result<Array2<f64>> {
+    cholesky_checked(a.view())
+}
+
 pub(super) fn cholesky_checked(a: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
     crate::error::check::finite("A", &a)?;
     crate::error::check::symmetric(&a)?;

@@ -10,7 +10,7 @@
 //!
 //! | function | computes |
 //! |---|---|
-//! | [`cholesky`] | `A = L Lᵀ`, reporting the first non-positive pivot |
+//! | [`cholesky`], [`cholesky_owned`] | `A = L Lᵀ`, reporting the first non-positive pivot (the second in the input's own buffer) |
 //! | [`solve_triangular`] | `T X = B` or `Tᵀ X = B` for triangular `T` |
 //! | [`qr`], [`qr_r`] | thin `A = Q R` (or only `R`) |
 //! | [`eigh`] | `A = V diag(λ) Vᵀ`, eigenvalues ascending |
@@ -151,6 +151,26 @@ pub fn cholesky(a: ArrayView2<'_, f64>) -> Result<Cholesky> {
     check::square("cholesky", &a)?;
     // The backend checks finiteness and symmetry (fused with its copy where it can).
     backend::cholesky_checked(a).map(Cholesky::from_factor_unchecked)
+}
+
+/// [`cholesky`] of a matrix the caller no longer needs, factored in its own buffer: no second
+/// `n × n` allocation (at `n = 8000` that is 512 MB whose first touch alone costs about a
+/// second). Row-major and column-major inputs are both used in place (a symmetric row-major
+/// matrix is its own column-major transpose); other layouts are copied once.
+///
+/// `A` must be symmetric (checked to `1e-8` relative, as in [`cholesky`]); which triangle the
+/// factorisation reads is an implementation detail. Errors as [`cholesky`]; on error the matrix
+/// is gone (rebuild it to retry, e.g. with jitter).
+///
+/// ```
+/// use ndarray::array;
+/// let a = array![[4.0, 2.0], [2.0, 3.0]];
+/// let c = pn_core::dense::cholesky_owned(a.clone()).unwrap();
+/// assert_eq!(c, pn_core::dense::cholesky(a.view()).unwrap());
+/// ```
+pub fn cholesky_owned(a: Array2<f64>) -> Result<Cholesky> {
+    check::square("cholesky", &a)?;
+    backend::cholesky_owned(a).map(Cholesky::from_factor_unchecked)
 }
 
 /// Solve `T X = B` (or `Tᵀ X = B` when `transpose`) for triangular `T`.
