@@ -166,3 +166,166 @@ fn bad_input() {
         .unwrap();
     assert!(post.predict(ndarray::array![f64::NAN].view()).is_err());
 }
+
+/// The closed-form discretisation against pn-core's kernels: one observation `y₀ = 1` at 0
+/// with noise `s²` gives the posterior mean `k(h)/(k(0) + s²)` and variance
+/// `k(0) − k(h)²/(k(0) + s²)` at `h`, on both sides and from tiny to huge steps.
+#[test]
+fn one_observation_reproduces_the_kernel_at_every_distance() {
+    for nu in [Nu::Half, Nu::ThreeHalves, Nu::FiveHalves] {
+        let c = MaternComponent {
+            nu,
+            lengthscale: 0.3,
+            variance: 1.7,
+        };
+        let k = kernel_of(&c);
+        let s2 = 0.4;
+        let post = StateSpaceGp::new(&[c], s2)
+            .unwrap()
+            .fit(ndarray::array![0.0].view(), ndarray::array![1.0].view())
+            .unwrap();
+        let hs = [1e-9, 1e-6, 1e-3, 0.05, 0.3, 1.0, 4.0, 50.0, 1e4];
+        let xs: Vec<f64> = hs.iter().flat_map(|&h| [h, -h]).collect();
+        let xs = Array1::from(xs);
+        let (m, v) = post.predict(xs.view()).unwrap();
+        let zero = Array2::zeros((1, 1));
+        for (i, &t) in xs.iter().enumerate() {
+            let kh = k
+                .matrix(zero.view(), Array2::from_elem((1, 1), t).view())
+                .unwrap()[[0, 0]];
+            let (mw, vw) = (kh / (1.7 + s2), 1.7 - kh * kh / (1.7 + s2));
+            assert!(
+                (m[i] - mw).abs() < 1e-13 * (1.0 + mw.abs()),
+                "{nu:?} mean at {t}: {} vs {mw}",
+                m[i]
+            );
+            assert!(
+                (v[i] - vw).abs() < 1e-13 * vw.max(1e-3),
+                "{nu:?} var at {t}: {} vs {vw}",
+                v[i]
+            );
+        }
+    }
+}
+
+/// Against pn-filter's general square-root filter and smoother (matrix exponentials and
+/// quadrature for the discretisation) on clustered inputs — gaps from 1e-6 to 1 lengthscales —
+/// with a sum of all three smoothness orders, where the dense GP would be ill-conditioned.
+#[test]
+fn state_space_equals_the_general_kalman_smoother_of_pn_filter() {
+    use pn_filter::{GaussMarkov, Matern, Observation, SqrtGaussian, Stacked, filter};
+    use std::sync::Arc;
+    let comps = [
+        MaternComponent {
+            nu: Nu::FiveHalves,
+            lengthscale: 1.5,
+            variance: 1.0,
+        },
+        MaternComponent {
+            nu: Nu::ThreeHalves,
+            lengthscale: 0.2,
+            variance: 0.5,
+        },
+        MaternComponent {
+            nu: Nu::Half,
+            lengthscale: 0.05,
+            variance: 0.1,
+        },
+    ];
+    let mut rng = Pcg64::seed_from_u64(3);
+    let mut x = Vec::new();
+    let mut t = 0.0;
+    for _ in 0..120 {
+        let gap: f64 = 10f64.powf(rng.random_range(-6.0..0.0));
+        t += gap;
+        x.push(t);
+    }
+    let x = Array1::from(x);
+    let y = x.mapv(|v| (3.0 * v).sin()) + x.mapv(|_| 0.1 * rng.sample::<f64, _>(StandardNormal));
+    let noise = 0.01;
+    let post = StateSpaceGp::new(&comps, noise)
+        .unwrap()
+        .fit(x.view(), y.view())
+        .unwrap();
+    let (m, v) = post.at_inputs();
+
+    let parts: Vec<Arc<dyn GaussMarkov>> = comps
+        .iter()
+        .map(|c| {
+            let p = match c.nu {
+                Nu::Half => 0,
+                Nu::ThreeHalves => 1,
+                _ => 2,
+            };
+            Arc::new(Matern::new(p, c.lengthscale, c.variance, 1).unwrap()) as Arc<dyn GaussMarkov>
+        })
+        .collect();
+    let prior = Arc::new(Stacked::new(parts).unwrap());
+    let h = prior.value_sum();
+    let obs: Vec<Option<Observation>> = y
+        .iter()
+        .map(|&yi| {
+            Some(
+                Observation::new(
+                    h.clone(),
+                    &Covariance::scaled_identity(1, noise).unwrap(),
+                    ndarray::array![yi],
+                )
+                .unwrap(),
+            )
+        })
+        .collect();
+    let init = SqrtGaussian::from_gaussian(&prior.stationary().unwrap()).unwrap();
+    let reference = filter(prior, init, x.as_slice().unwrap(), &obs).unwrap();
+    let smooth = reference.smooth().unwrap();
+    let lml = reference.log_marginal_likelihood();
+    assert!(
+        (post.log_marginal_likelihood() - lml).abs() < 1e-9 * lml.abs(),
+        "lml {} vs {lml}",
+        post.log_marginal_likelihood()
+    );
+    for (k, b) in smooth.marginals().iter().enumerate() {
+        let mr = h.row(0).dot(&b.mean);
+        let hl = h.dot(&b.chol);
+        let vr = hl.row(0).dot(&hl.row(0));
+        assert!((m[k] - mr).abs() < 1e-9 * (1.0 + mr.abs()), "mean {k}");
+        assert!((v[k] - vr).abs() < 1e-9 * vr, "var {k}: {} vs {vr}", v[k]);
+    }
+}
+
+/// Calibration: over draws of `f` from the GP prior (sampled densely, independently of the
+/// filter), the mean of `z² = (f(x*) − μ)²/σ²` at test points is ≈ 1.
+#[test]
+fn posterior_variance_is_calibrated_on_prior_draws() {
+    let comps = [MaternComponent {
+        nu: Nu::ThreeHalves,
+        lengthscale: 0.4,
+        variance: 1.0,
+    }];
+    let kernel = kernel_of(&comps[0]);
+    let noise = 0.05;
+    let mut rng = Pcg64::seed_from_u64(11);
+    let (n, ns, draws) = (30, 10, 300);
+    let gp = StateSpaceGp::new(&comps, noise).unwrap();
+    let mut z2 = Vec::new();
+    for _ in 0..draws {
+        let all = Array1::from_shape_simple_fn(n + ns, || rng.random_range(0.0..3.0));
+        let pts = all.view().insert_axis(Axis(1));
+        let k = kernel.matrix(pts, pts).unwrap() + Array2::<f64>::eye(n + ns) * 1e-10;
+        let l = pn_core::dense::cholesky(k.view()).unwrap();
+        let z = Array1::from_shape_simple_fn(n + ns, || rng.sample::<f64, _>(StandardNormal));
+        let f = l.l().dot(&z);
+        let x = all.slice(ndarray::s![..n]).to_owned();
+        let y = &f.slice(ndarray::s![..n])
+            + &Array1::from_shape_simple_fn(n, || {
+                noise.sqrt() * rng.sample::<f64, _>(StandardNormal)
+            });
+        let post = gp.fit(x.view(), y.view()).unwrap();
+        let (m, v) = post.predict(all.slice(ndarray::s![n..])).unwrap();
+        for j in 0..ns {
+            z2.push((f[n + j] - m[j]).powi(2) / v[j]);
+        }
+    }
+    let mean = z2.iter().sum::<f64>() / z2.len() as f64;
+    assert!((0.85..1.18).contains(&mean), "mean z² = {mean}");
+}
