@@ -6,6 +6,7 @@
 //! ```text
 //! gp_timing exact N [REPS]      # ExactGp::new (assemble K, add σ², Cholesky, α) + predict 500 points
 //! gp_timing cholesky N [REPS]   # only pn_core::dense::cholesky of K + σ²I (K built untimed)
+//! gp_timing phases N [REPS]     # the steps of `exact`, timed one by one (where the time goes)
 //! ```
 //!
 //! Squared-exponential kernel (ℓ = 1, σ_f² = 1), noise σ² = 1e-2, d = 2; deterministic inputs
@@ -88,6 +89,54 @@ fn run(task: &str, n: usize, reps: usize) -> pn_linalg::Result<String> {
             }
             format!("\"logdet\":{:.17e}", last.expect("one repetition").logdet())
         }
+        "phases" => {
+            // The steps ExactGp::new + predict take, in order, each timed on its own.
+            let mut rows: Vec<(&str, Vec<f64>)> = [
+                "assemble K (kernel.matrix, n x n)",
+                "add noise to the diagonal",
+                "Cholesky in place (cholesky_owned)",
+                "alpha = (K + s2 I)^-1 y, log det",
+                "cross-covariance K* (n x 500)",
+                "V = L^-1 K* (triangular solve, 500 columns)",
+                "mean K*^T alpha, variances",
+            ]
+            .into_iter()
+            .map(|s| (s, Vec::new()))
+            .collect();
+            for rep in 0..=reps {
+                let mut lap = Instant::now();
+                let mut record = |i: usize, rows: &mut Vec<(&str, Vec<f64>)>| {
+                    if rep > 0 {
+                        rows[i].1.push(lap.elapsed().as_secs_f64());
+                    }
+                    lap = Instant::now();
+                };
+                let mut k = kernel.matrix(x.view(), x.view())?;
+                record(0, &mut rows);
+                k.diag_mut().mapv_inplace(|d| d + NOISE);
+                record(1, &mut rows);
+                let chol = dense::cholesky_owned(k)?;
+                record(2, &mut rows);
+                let alpha = chol.solve(y.view())?;
+                black_box(chol.logdet());
+                record(3, &mut rows);
+                let ks = kernel.matrix(x.view(), xs.view())?;
+                record(4, &mut rows);
+                let v = chol.solve_l(ks.view())?;
+                record(5, &mut rows);
+                let m = ks.t().dot(&alpha);
+                let var = kernel.diag(xs.view())? - v.map_axis(ndarray::Axis(0), |c| c.dot(&c));
+                black_box((m, var));
+                record(6, &mut rows);
+            }
+            rows.iter()
+                .map(|(name, t)| {
+                    let v: Vec<String> = t.iter().map(|s| format!("{s:.6e}")).collect();
+                    format!("\"{name}\":[{}]", v.join(","))
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        }
         _ => unreachable!("checked in main"),
     };
     let secs: Vec<String> = seconds.iter().map(|s| format!("{s:.9e}")).collect();
@@ -101,7 +150,9 @@ fn run(task: &str, n: usize, reps: usize) -> pn_linalg::Result<String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let parsed = match args.as_slice() {
-        [t, n, rest @ ..] if (t == "exact" || t == "cholesky") && rest.len() <= 1 => {
+        [t, n, rest @ ..]
+            if (t == "exact" || t == "cholesky" || t == "phases") && rest.len() <= 1 =>
+        {
             let n = n.parse::<usize>().ok().filter(|&n| n >= 8);
             let reps = rest.first().map_or(Some(1), |r| r.parse::<usize>().ok());
             n.zip(reps).map(|(n, r)| (t.clone(), n, r.max(1)))
@@ -109,7 +160,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     let Some((task, n, reps)) = parsed else {
-        eprintln!("usage: gp_timing (exact|cholesky) N [REPS]");
+        eprintln!("usage: gp_timing (exact|cholesky|phases) N [REPS]");
         return ExitCode::from(2);
     };
     match run(&task, n, reps) {

@@ -166,9 +166,17 @@ fn finite<'a>(what: &'static str, it: impl Iterator<Item = &'a f64>, ncols: usiz
     Ok(())
 }
 
-/// Factorises `k` (which already holds `K + σ²I`) in place, climbing the jitter ladder.
-/// Returns the factor and the absolute jitter that was added.
-pub(crate) fn factorise_with_jitter(mut k: Array2<f64>, ladder: &[f64]) -> Result<(Cholesky, f64)> {
+/// Factorises `k` (which already holds `K + σ²I`) in its own buffer, climbing the jitter
+/// ladder if that fails. Returns the factor and the absolute jitter that was added.
+///
+/// The first attempt consumes `k` ([`dense::cholesky_owned`]: no second `n × n` buffer, whose
+/// first touch alone costs about a second at `n = 8000`); only if it fails is the matrix built
+/// again by `rebuild` for the rungs of the ladder.
+pub(crate) fn factorise_with_jitter(
+    k: Array2<f64>,
+    ladder: &[f64],
+    rebuild: &dyn Fn() -> Result<Array2<f64>>,
+) -> Result<(Cholesky, f64)> {
     let n = k.nrows();
     let scale = k.diag().sum() / n as f64;
     if !(scale.is_finite() && scale > 0.0) {
@@ -182,8 +190,8 @@ pub(crate) fn factorise_with_jitter(mut k: Array2<f64>, ladder: &[f64]) -> Resul
     // A pivot L_ii² at the level of the rounding error of the elimination (n ε mean diag) is a
     // zero pivot: the factor exists but its solves amplify round-off beyond use.
     let floor = n as f64 * f64::EPSILON * scale;
-    let attempt = |k: &Array2<f64>| -> Result<std::result::Result<Cholesky, usize>> {
-        match dense::cholesky(k.view()) {
+    let judge = |r: pn_core::Result<Cholesky>| -> Result<std::result::Result<Cholesky, usize>> {
+        match r {
             Ok(c) => match c.l().diag().iter().position(|&d| d * d <= floor) {
                 Some(pivot) => Ok(Err(pivot)),
                 None => Ok(Ok(c)),
@@ -192,16 +200,23 @@ pub(crate) fn factorise_with_jitter(mut k: Array2<f64>, ladder: &[f64]) -> Resul
             Err(e) => Err(e.into()),
         }
     };
-    let mut added = 0.0;
-    let mut last_pivot = match attempt(&k)? {
+    let mut last_pivot = match judge(dense::cholesky_owned(k))? {
         Ok(c) => return Ok((c, 0.0)),
         Err(pivot) => pivot,
     };
+    let mut added = 0.0;
+    if ladder.is_empty() {
+        return Err(Error::JitterExhausted {
+            jitter: added,
+            pivot: last_pivot,
+        });
+    }
+    let mut k = rebuild()?;
     for &c in ladder {
         let target = c * scale;
         k.diag_mut().mapv_inplace(|v| v + (target - added));
         added = target;
-        match attempt(&k)? {
+        match judge(dense::cholesky(k.view()))? {
             Ok(chol) => return Ok((chol, added)),
             Err(pivot) => last_pivot = pivot,
         }
@@ -240,31 +255,16 @@ impl ExactGp {
         pn_core::validate::non_negative("noise_variance", noise_variance)?;
         options.validate()?;
         check_data(kernel.as_ref(), &x, &y)?;
-        let mut k = kernel.matrix(x, x)?;
-        k.diag_mut().mapv_inplace(|v| v + noise_variance);
-        Self::from_matrix(
-            kernel,
-            noise_variance,
-            x.to_owned(),
-            y.to_owned(),
-            k,
-            options,
-        )
-    }
-
-    /// Builds the posterior from `K + σ²I` already assembled (inputs already validated).
-    pub(crate) fn from_matrix(
-        kernel: Box<dyn Kernel>,
-        noise_variance: f64,
-        x: Array2<f64>,
-        y: Array1<f64>,
-        k_noisy: Array2<f64>,
-        options: &ExactOptions,
-    ) -> Result<Self> {
+        let build = || -> Result<Array2<f64>> {
+            let mut k = kernel.matrix(x, x)?;
+            k.diag_mut().mapv_inplace(|v| v + noise_variance);
+            Ok(k)
+        };
+        let k_noisy = build()?;
         let scale = k_noisy.diag().mean().unwrap_or(0.0);
-        let (chol, jitter) = factorise_with_jitter(k_noisy, &options.jitter_ladder)?;
+        let (chol, jitter) = factorise_with_jitter(k_noisy, &options.jitter_ladder, &build)?;
         let jitter_rel = if jitter > 0.0 { jitter / scale } else { 0.0 };
-        let alpha = chol.solve(y.view())?;
+        let alpha = chol.solve(y)?;
         let n = y.len() as f64;
         let lml = -0.5 * (y.dot(&alpha) + chol.logdet() + n * LN_2PI);
         Ok(Self {
@@ -272,8 +272,8 @@ impl ExactGp {
             noise_variance,
             jitter,
             jitter_rel,
-            x,
-            y,
+            x: x.to_owned(),
+            y: y.to_owned(),
             chol,
             alpha,
             lml,

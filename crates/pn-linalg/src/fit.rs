@@ -643,8 +643,13 @@ impl Objective<'_> {
         let (mut k, grads) = kernel.matrix_with_grad(self.x).map_err(|e| e.to_string())?;
         k.diag_mut().mapv_inplace(|v| v + noise);
         let scale = k.diag().mean().unwrap_or(0.0);
-        let (chol, jitter) =
-            factorise_with_jitter(k, &self.exact.jitter_ladder).map_err(|e| e.to_string())?;
+        let rebuild = || -> crate::Result<ndarray::Array2<f64>> {
+            let mut k = kernel.matrix(self.x, self.x)?;
+            k.diag_mut().mapv_inplace(|v| v + noise);
+            Ok(k)
+        };
+        let (chol, jitter) = factorise_with_jitter(k, &self.exact.jitter_ladder, &rebuild)
+            .map_err(|e| e.to_string())?;
         let jitter_rel = if jitter > 0.0 { jitter / scale } else { 0.0 };
         let alpha = chol.solve(self.y).map_err(|e| e.to_string())?;
         let n = self.y.len() as f64;
