@@ -1,5 +1,6 @@
 //! The pn side of `benches/quad_peers.py`: reads node sets from a file, times Bayesian
-//! quadrature (fixed and fitted lengthscale) on them, prints one JSON line per case.
+//! quadrature (fixed lengthscale, and lengthscales fitted by
+//! [`pn_quad::fit_lengthscales`]) on them, prints one JSON line per case.
 //!
 //! Input file, one case per line: `d a u n ell x_11 … x_1d x_21 …` (Genz "gaussian"
 //! `exp(−Σ a²(xₖ − u)²)` on `[0, 1]ᵈ`, n nodes row-major, initial SE lengthscale ell).
@@ -9,9 +10,8 @@
 use std::time::Instant;
 
 use ndarray::{Array1, Array2};
-use pn_core::kernels::Kernel;
 use pn_quad::genz::GenzFamily;
-use pn_quad::{BqOptions, QuadKernel, bayesian_quadrature};
+use pn_quad::{BqOptions, FitOptions, QuadKernel, bayesian_quadrature, fit_lengthscales};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -46,21 +46,12 @@ fn main() {
         }
         let mut t_fit = vec![];
         let mut fitted = None;
+        let mut evals = 0;
         for _ in 0..reps {
             let t = Instant::now();
-            let mut k = k0.clone();
-            if let Ok(f) = pn_linalg::fit::fit(
-                Box::new(k0.clone()),
-                0.0,
-                x.view(),
-                y.view(),
-                &pn_linalg::fit::FitOptions::default()
-                    .fix_noise()
-                    .restarts(0)
-                    .max_iters(60),
-            ) {
-                k.set_log_params(f.gp.kernel().log_params().view()).unwrap();
-            }
+            let fit = fit_lengthscales(&k0, x.view(), y.view(), &FitOptions::default()).unwrap();
+            let k = fit.kernel;
+            evals = fit.evaluations;
             let post = bayesian_quadrature(&k, &m, x.view(), y.view(), &opts).unwrap();
             t_fit.push(t.elapsed().as_secs_f64());
             fitted = Some((post.belief, k.lengthscales().to_vec()));
@@ -68,7 +59,7 @@ fn main() {
         let (fb, fk) = fitted.unwrap();
         let fx = fixed.unwrap();
         println!(
-            "{{\"d\": {d}, \"n\": {n}, \"fixed_s\": {}, \"fixed_mean\": {}, \"fixed_std\": {}, \"fitted_s\": {}, \"fitted_mean\": {}, \"fitted_std\": {}, \"fitted_ell\": {:?}, \"truth\": {}}}",
+            "{{\"d\": {d}, \"n\": {n}, \"fixed_s\": {}, \"fixed_mean\": {}, \"fixed_std\": {}, \"fitted_s\": {}, \"fitted_mean\": {}, \"fitted_std\": {}, \"fitted_ell\": {:?}, \"fit_evals\": {evals}, \"truth\": {}}}",
             median(t_fixed),
             fx.mean,
             fx.std(),

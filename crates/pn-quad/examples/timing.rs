@@ -6,10 +6,9 @@
 
 use std::time::Instant;
 
-use pn_core::kernels::Kernel;
 use pn_quad::genz::GenzFamily;
 use pn_quad::rules::{gauss_tensor, halton_scrambled, monte_carlo, quasi_monte_carlo};
-use pn_quad::{BqOptions, QuadKernel, bayesian_quadrature};
+use pn_quad::{BqOptions, FitOptions, QuadKernel, bayesian_quadrature, fit_lengthscales};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
@@ -42,25 +41,14 @@ fn main() {
                 t_fixed.push(t.elapsed().as_secs_f64() * 1e3);
                 std::hint::black_box(post.belief);
             }
-            // Fitted: pn-linalg's L-BFGS on the log marginal likelihood, then BQ.
+            // Fitted: lengthscales by profile marginal likelihood (pn_quad::fit_lengthscales), then BQ.
             let mut t_fit = vec![];
             let mut post = None;
             for _ in 0..reps.min(10) {
                 let t = Instant::now();
-                let fitted = pn_linalg::fit::fit(
-                    Box::new(k0.clone()),
-                    0.0,
-                    x.view(),
-                    y.view(),
-                    &pn_linalg::fit::FitOptions::default()
-                        .fix_noise()
-                        .restarts(0)
-                        .max_iters(60),
-                );
-                let mut k = k0.clone();
-                if let Ok(f) = fitted {
-                    k.set_log_params(f.gp.kernel().log_params().view()).unwrap();
-                }
+                let k = fit_lengthscales(&k0, x.view(), y.view(), &FitOptions::default())
+                    .unwrap()
+                    .kernel;
                 let pst =
                     bayesian_quadrature(&k, &m, x.view(), y.view(), &BqOptions::default()).unwrap();
                 t_fit.push(t.elapsed().as_secs_f64() * 1e3);

@@ -30,13 +30,14 @@
 //! `zᵀK⁻¹f`, bounded to first order by `ε (|z|ᵀ|α| + |w|ᵀ|K||α| + |w|ᵀ|f|)` with `α = K⁻¹f`,
 //! is added to the variance as an independent error ([`Diagnostics::mean_rounding`]).
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
 use pn_core::dense::{self, Triangle};
 use pn_core::kernels::Kernel;
 use pn_core::{Covariance, Gaussian};
 
 use crate::embedding::{self, basis_integrals, basis_row};
 use crate::error::{Error, Result};
+use crate::fastla;
 use crate::kernel::QuadKernel;
 use crate::measure::Measure;
 
@@ -255,11 +256,11 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
         }
         .into());
     }
-    if let Ok(c) = dense::cholesky(k) {
-        let minp = c.l().diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
+    if let Some(l) = fastla::cholesky(k) {
+        let minp = l.diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
         if minp >= tol * maxd {
             return Ok(Factor {
-                l: c.into_l(),
+                l,
                 kept: (0..n).collect(),
                 pivoted: false,
                 min_rel_pivot: minp / maxd,
@@ -273,11 +274,11 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
         while delta < 1e-2 {
             let mut kn = k.to_owned();
             kn.diag_mut().mapv_inplace(|v| v + delta * maxd);
-            if let Ok(c) = dense::cholesky(kn.view()) {
-                let minp = c.l().diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
+            if let Some(l) = fastla::cholesky(kn.view()) {
+                let minp = l.diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
                 if minp >= 0.5 * delta * maxd {
                     return Ok(Factor {
-                        l: c.into_l(),
+                        l,
                         kept: (0..n).collect(),
                         pivoted: false,
                         min_rel_pivot: minp / maxd,
@@ -288,11 +289,14 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
             delta *= 10.0;
         }
     }
-    // Pivoted (rank-revealing) Cholesky, column by column, on a working copy.
+    // Pivoted (rank-revealing) Cholesky, left-looking, one column of L at a time: column m is
+    // `K[perm[m..], perm[m]] − Σ_c L[m.., c] L[m, c]`, an axpy per earlier column over
+    // contiguous storage; the remaining diagonal is updated as the columns arrive.
     let a = k;
     let mut perm: Vec<usize> = (0..n).collect();
     let mut diag: Vec<f64> = (0..n).map(|i| a[[i, i]]).collect();
-    let mut l = Array2::<f64>::zeros((n, n));
+    // cols[c][i]: L[i, c] for rows i in the current pivot order.
+    let mut cols: Vec<Vec<f64>> = Vec::new();
     let mut m = 0;
     let mut minp = f64::INFINITY;
     while m < n {
@@ -308,29 +312,37 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
         }
         perm.swap(m, j);
         diag.swap(m, j);
-        // swap rows of L computed so far
-        for c in 0..m {
-            let t = l[[m, c]];
-            l[[m, c]] = l[[j, c]];
-            l[[j, c]] = t;
+        for c in cols.iter_mut() {
+            c.swap(m, j);
         }
         let piv = dj.sqrt();
         minp = minp.min(dj);
-        l[[m, m]] = piv;
         let pm = perm[m];
+        let mut v: Vec<f64> = vec![0.0; n];
         for i in m + 1..n {
-            let pi = perm[i];
-            let mut v = a[[pi, pm]];
-            for c in 0..m {
-                v -= l[[i, c]] * l[[m, c]];
-            }
-            let lim = v / piv;
-            l[[i, m]] = lim;
-            diag[i] -= lim * lim;
+            v[i] = a[[perm[i], pm]];
         }
+        for c in &cols {
+            let lmc = c[m];
+            for (vi, &li) in v[m + 1..].iter_mut().zip(&c[m + 1..]) {
+                *vi -= li * lmc;
+            }
+        }
+        v[m] = piv;
+        let inv = piv.recip();
+        for (vi, di) in v[m + 1..].iter_mut().zip(&mut diag[m + 1..]) {
+            *vi *= inv;
+            *di -= *vi * *vi;
+        }
+        cols.push(v);
         m += 1;
     }
-    let lk = l.slice(s![..m, ..m]).to_owned();
+    let mut lk = Array2::<f64>::zeros((m, m).f());
+    for (c, colv) in cols.iter().enumerate() {
+        for i in c..m {
+            lk[[i, c]] = colv[i];
+        }
+    }
     Ok(Factor {
         l: lk,
         kept: perm[..m].to_vec(),
@@ -341,11 +353,11 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
 }
 
 pub(crate) fn solve_l(l: &Array2<f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
-    dense::solve_triangular(l.view(), b, Triangle::Lower, false).expect("valid factor")
+    fastla::solve_l_mat(l, b)
 }
 
 pub(crate) fn solve_lt(l: &Array2<f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
-    dense::solve_triangular(l.view(), b, Triangle::Lower, true).expect("valid factor")
+    fastla::solve_lt_mat(l, b)
 }
 
 fn col(v: ArrayView1<'_, f64>) -> ArrayView2<'_, f64> {
@@ -410,8 +422,8 @@ pub fn bayesian_quadrature(
     let m = fac.kept.len();
     let zk: Array1<f64> = fac.kept.iter().map(|&i| z[i]).collect();
     let fk: Array1<f64> = fac.kept.iter().map(|&i| values[i]).collect();
-    let zw = solve_l(&fac.l, col(zk.view())).column(0).to_owned();
-    let fw = solve_l(&fac.l, col(fk.view())).column(0).to_owned();
+    let zw = fastla::solve_l_vec(&fac.l, zk.view());
+    let fw = fastla::solve_l_vec(&fac.l, fk.view());
     let mut mean = zw.dot(&fw);
     let mut var = kappa - zw.dot(&zw);
     // Whitened weights u with w = L⁻ᵀ u.
@@ -456,7 +468,7 @@ pub fn bayesian_quadrature(
         resid_sq = res.dot(&res);
         dof = (m - p) as f64;
     }
-    let weights_kept = solve_lt(&fac.l, col(u.view())).column(0).to_owned();
+    let weights_kept = fastla::solve_lt_vec(&fac.l, u.view());
     let mut weights = Array1::zeros(n);
     for (r, &i) in fac.kept.iter().enumerate() {
         weights[i] = weights_kept[r];
@@ -476,12 +488,11 @@ pub fn bayesian_quadrature(
     {
         // Leave-one-out: residual rᵢ = αᵢ/[K⁻¹]ᵢᵢ with variance 1/[K⁻¹]ᵢᵢ (unit output scale),
         // so the scale that standardises them is mean(αᵢ² / [K⁻¹]ᵢᵢ).
-        let linv = solve_l(&fac.l, Array2::eye(m).view());
-        let alpha_k = solve_lt(&fac.l, col(fw.view())).column(0).to_owned();
+        let kinv_diag = fastla::inverse_diag(&fac.l);
+        let alpha_k = fastla::solve_lt_vec(&fac.l, fw.view());
         let mut acc = 0.0;
         for i in 0..m {
-            let dii: f64 = linv.column(i).iter().map(|v| v * v).sum();
-            acc += alpha_k[i] * alpha_k[i] / dii;
+            acc += alpha_k[i] * alpha_k[i] / kinv_diag[i];
         }
         let cv = acc / m as f64;
         if cv.is_finite() && cv > 0.0 {
@@ -502,15 +513,20 @@ pub fn bayesian_quadrature(
     // The mean zᵀK⁻¹f is perturbed in the same way: with α = K⁻¹f (kept nodes),
     // |δ mean| ≲ ε (|z|ᵀ|α| + |w|ᵀ|K||α| + |w|ᵀ|f|). Its square is added to the variance (in
     // units of the fitted output scale below), so that rounding is part of the reported error.
-    let alpha = solve_lt(&fac.l, col(fw.view())).column(0).to_owned();
+    let alpha = fastla::solve_lt_vec(&fac.l, fw.view());
+    // |α| scattered back to node order (0 at dropped nodes), so that |K||α| runs over rows.
+    let mut abs_alpha_all = vec![0.0; n];
+    for (r, &i) in fac.kept.iter().enumerate() {
+        abs_alpha_all[i] = alpha[r].abs();
+    }
     let abs_alpha = alpha.mapv(f64::abs);
     let mut k_alpha = 0.0;
     for (r, &i) in fac.kept.iter().enumerate() {
-        let row: f64 = fac
-            .kept
+        let row: f64 = kmat
+            .row(i)
             .iter()
-            .zip(abs_alpha.iter())
-            .map(|(&j, a)| kmat[[i, j]].abs() * a)
+            .zip(&abs_alpha_all)
+            .map(|(k, a)| k.abs() * a)
             .sum();
         k_alpha += weights_kept[r].abs() * row;
     }

@@ -395,6 +395,22 @@ impl Kernel for QuadKernel {
         self.eval_grad(x, y, None)
     }
 
+    fn matrix_unchecked(&self, x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Array2<f64> {
+        // The same points (same memory, shape and strides): compute one triangle.
+        let sym = x.as_ptr() == y.as_ptr() && x.dim() == y.dim() && x.strides() == y.strides();
+        match self.kind {
+            KernelKind::SquaredExponential => {
+                crate::fastla::se_matrix(x, y, &self.lengthscales, self.outputscale, sym)
+            }
+            KernelKind::ProductMatern(order) => {
+                crate::fastla::matern_matrix(x, y, &self.lengthscales, self.outputscale, order, sym)
+            }
+            _ => Array2::from_shape_fn((x.nrows(), y.nrows()), |(i, j)| {
+                self.eval_grad(x.row(i), y.row(j), None)
+            }),
+        }
+    }
+
     fn matrix_with_grad_unchecked(
         &self,
         x: ArrayView2<'_, f64>,

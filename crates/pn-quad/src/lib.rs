@@ -14,8 +14,9 @@
 //!   weights, fitted kernel and diagnostics. Adaptive node selection by integral-variance
 //!   reduction (default), uncertainty sampling or mutual information ([`Acquisition`]), greedy
 //!   batches, stopping at a standard-deviation tolerance or the budget, an observer callback;
-//!   lengthscales and output scale refitted by marginal likelihood as nodes arrive (through
-//!   [`pn_linalg::fit`]).
+//!   lengthscales and output scale refitted by marginal likelihood as nodes arrive
+//!   ([`fit_lengthscales`]: profile likelihood over the log-lengthscales, projected BFGS with
+//!   exact gradients).
 //! - **Vanilla BQ** — [`bayesian_quadrature`] on given nodes, with zero or diffuse
 //!   constant/linear prior means ([`PriorMean`]), the output scale by maximum likelihood or
 //!   leave-one-out (the larger), a pivoted Cholesky that drops numerically redundant nodes instead
@@ -54,6 +55,7 @@
 mod bq;
 mod embedding;
 mod error;
+mod fastla;
 mod fit;
 pub mod genz;
 mod integrate;
@@ -68,6 +70,7 @@ pub use bq::{
 };
 pub use embedding::{initial_variance, kernel_mean};
 pub use error::{Error, Result};
+pub use fit::{FitInfo, FitOptions, fit_lengthscales};
 pub use integrate::{
     Acquisition, Control, Design, Hyperparameters, QuadOptions, QuadResult, QuadState, StopReason,
     default_kernel, integrate, integrate_with_observer,
