@@ -163,6 +163,24 @@ pub(crate) fn validate_sampler(sampler: &Sampler) -> Result<()> {
         pn_core::validate::positive("kappa", a.kappa)?;
         pn_core::validate::non_negative("t0", a.t0)?;
         pn_core::validate::positive("init_step_size", a.init_step_size)?;
+        let frac = |name: &'static str, v: f64| -> Result<()> {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(bad(name, format!("must be in [0, 1), got {v}")))
+            }
+        };
+        frac("early_fraction", a.early_fraction)?;
+        frac("final_fraction", a.final_fraction)?;
+        if a.early_window == 0 || a.main_window == 0 {
+            return Err(bad("early_window/main_window", "must be at least 1".into()));
+        }
+        if !(a.window_growth >= 1.0 && a.window_growth.is_finite()) {
+            return Err(bad(
+                "window_growth",
+                format!("must be a finite number ≥ 1, got {}", a.window_growth),
+            ));
+        }
         Ok(())
     };
     match sampler {

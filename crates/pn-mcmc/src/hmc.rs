@@ -7,7 +7,7 @@ use rand_distr::StandardNormal;
 
 use crate::chain::{Counters, Kernel, StepInfo};
 use crate::error::{Error, Result};
-use crate::options::{AdaptOptions, MetricKind};
+use crate::options::{AdaptOptions, MetricKind, Schedule};
 use crate::target::LogDensity;
 
 /// The inverse metric `M⁻¹` (an estimate of the posterior covariance) and what is needed to
@@ -309,11 +309,12 @@ impl Welford {
     pub(crate) fn add(&mut self, x: &[f64]) {
         self.n += 1.0;
         let d = x.len();
-        let delta: Vec<f64> = x.iter().zip(&self.mean).map(|(a, m)| a - m).collect();
-        for i in 0..d {
-            self.mean[i] += delta[i] / self.n;
-        }
         if self.dense {
+            // δ = x − mean before the update, x − mean after it: m2 += (x − m_new)(x − m_old)ᵀ.
+            let delta: Vec<f64> = x.iter().zip(&self.mean).map(|(a, m)| a - m).collect();
+            for i in 0..d {
+                self.mean[i] += delta[i] / self.n;
+            }
             for i in 0..d {
                 let di = x[i] - self.mean[i];
                 for j in 0..d {
@@ -322,7 +323,9 @@ impl Welford {
             }
         } else {
             for i in 0..d {
-                self.m2[i] += delta[i] * (x[i] - self.mean[i]);
+                let delta = x[i] - self.mean[i];
+                self.mean[i] += delta / self.n;
+                self.m2[i] += delta * (x[i] - self.mean[i]);
             }
         }
     }
@@ -348,6 +351,138 @@ impl Welford {
         self.n = 0.0;
         self.mean.iter_mut().for_each(|v| *v = 0.0);
         self.m2.iter_mut().for_each(|v| *v = 0.0);
+    }
+    /// The number of draws added.
+    fn count(&self) -> usize {
+        self.n as usize
+    }
+    /// The unregularised sample variance of coordinate `i` (`n ≥ 2`).
+    fn variance(&self, i: usize) -> f64 {
+        let d = self.mean.len();
+        let m2 = if self.dense {
+            self.m2[i * d + i]
+        } else {
+            self.m2[i]
+        };
+        m2 / (self.n - 1.0)
+    }
+}
+
+/// The inverse metric from draw (and, for [`MetricKind::DiagGrad`], gradient) statistics, or
+/// `None` where the estimate is not usable (too few draws, not positive definite). A dense
+/// estimate that is not positive definite falls back to its diagonal.
+fn metric_from(est: &Welford, est_grad: Option<&Welford>, prev: &Metric) -> Option<Metric> {
+    if est.count() < 3 {
+        return None;
+    }
+    let d = est.mean.len();
+    let mut inv = est.regularised();
+    if let Some(eg) = est_grad {
+        // For a Gaussian, Var(xᵢ) · Var(∂ᵢ log p) = 1 along the axes: √(Var x / Var ∂ log p)
+        // is exact there and robust elsewhere. Where it is not finite (a coordinate that has
+        // not moved, a constant gradient) the previous value is kept.
+        let old = prev.inv_diag();
+        for i in 0..d {
+            let r = (est.variance(i) / eg.variance(i)).sqrt();
+            inv[i] = if r.is_finite() && r > 0.0 {
+                r.clamp(1e-20, 1e20)
+            } else {
+                old[i]
+            };
+        }
+    }
+    Some(if est.dense {
+        match cholesky(&inv, d) {
+            Some(l) => Metric::Dense { inv, l },
+            // Fewer draws than dimensions can leave the estimate singular in floating point;
+            // fall back to its diagonal.
+            None => Metric::Diag {
+                inv: (0..d).map(|i| inv[i * d + i]).collect(),
+            },
+        }
+    } else {
+        Metric::Diag { inv }
+    })
+}
+
+/// The state of the [`Schedule::Continuous`] warm-up: two overlapping running estimators
+/// (the current one, from which the metric is computed after every iteration, and the
+/// younger one, which replaces it at each switch).
+#[derive(Debug, Clone)]
+struct Continuous {
+    early_end: usize,
+    final_start: usize,
+    early_window: usize,
+    window: usize,
+    growth: f64,
+    counter: usize,
+    fg: Welford,
+    bg: Welford,
+    fg_grad: Option<Welford>,
+    bg_grad: Option<Welford>,
+    /// Whether the metric has been estimated yet (the first estimate restarts the step size).
+    estimated: bool,
+}
+
+impl Continuous {
+    fn new(num_warmup: usize, o: &AdaptOptions, d: usize, dense: bool, grad: bool) -> Self {
+        let n = num_warmup as f64;
+        let final_start = num_warmup - ((o.final_fraction * n) as usize).min(num_warmup);
+        Self {
+            early_end: ((o.early_fraction * n) as usize).min(final_start),
+            final_start,
+            early_window: o.early_window.max(1),
+            window: o.main_window.max(1),
+            growth: o.window_growth.max(1.0),
+            counter: 0,
+            fg: Welford::new(d, dense),
+            bg: Welford::new(d, dense),
+            fg_grad: grad.then(|| Welford::new(d, false)),
+            bg_grad: grad.then(|| Welford::new(d, false)),
+            estimated: false,
+        }
+    }
+
+    /// Adds the draw `(q, g)` of iteration `counter`; returns whether the estimators switched
+    /// (`None` when this iteration is in the final, step-size-only phase).
+    fn add(&mut self, q: &[f64], g: &[f64]) -> Option<bool> {
+        let it = self.counter;
+        self.counter += 1;
+        if it >= self.final_start {
+            return None;
+        }
+        self.fg.add(q);
+        self.bg.add(q);
+        if let (Some(a), Some(b)) = (&mut self.fg_grad, &mut self.bg_grad) {
+            a.add(g);
+            b.add(g);
+        }
+        let early = it < self.early_end;
+        if it == self.early_end {
+            // The first main window is never shorter than what the younger estimator holds.
+            self.window = self.window.max(self.bg.count());
+        }
+        let (len, next) = if early {
+            (self.early_window, self.early_window)
+        } else {
+            let grown = ((self.window as f64) * self.growth).round() as usize;
+            (self.window, grown.max(self.window + 1))
+        };
+        // Switch when the younger estimator holds a full window and another window still fits
+        // before the final phase.
+        if self.bg.count() >= len && it + next <= self.final_start {
+            std::mem::swap(&mut self.fg, &mut self.bg);
+            self.bg.restart();
+            if let (Some(a), Some(b)) = (&mut self.fg_grad, &mut self.bg_grad) {
+                std::mem::swap(a, b);
+                b.restart();
+            }
+            if !early {
+                self.window = next;
+            }
+            return Some(true);
+        }
+        Some(false)
     }
 }
 
@@ -407,6 +542,8 @@ pub(crate) struct HmcKernel<'a, T: ?Sized> {
     est: Welford,
     /// Gradient statistics for [`MetricKind::DiagGrad`].
     est_grad: Option<Welford>,
+    /// The state of the continuous schedule (`None` on Stan's).
+    continuous: Option<Continuous>,
     adapt_metric: bool,
     counters: Counters,
     divergent: bool,
@@ -415,6 +552,54 @@ pub(crate) struct HmcKernel<'a, T: ?Sized> {
     h0: f64,
     max_dh: f64,
     scratch: Vec<Scratch>,
+    /// Buffers of the top level of NUTS, kept between transitions.
+    top: Option<Box<Top>>,
+}
+
+/// The top-level state of a NUTS transition: the trajectory's two ends, the proposals, and the
+/// momenta and momentum sums the no-U-turn criteria need.
+#[derive(Debug, Clone)]
+struct Top {
+    z: Phase,
+    z_fwd: Phase,
+    z_bck: Phase,
+    z_sample: Phase,
+    z_propose: Phase,
+    p_fwd_fwd: Vec<f64>,
+    p_fwd_bck: Vec<f64>,
+    p_bck_fwd: Vec<f64>,
+    p_bck_bck: Vec<f64>,
+    ps_fwd_fwd: Vec<f64>,
+    ps_fwd_bck: Vec<f64>,
+    ps_bck_fwd: Vec<f64>,
+    ps_bck_bck: Vec<f64>,
+    rho: Vec<f64>,
+    rho_fwd: Vec<f64>,
+    rho_bck: Vec<f64>,
+}
+
+impl Top {
+    fn new(z: &Phase) -> Self {
+        let v = vec![0.0; z.q.len()];
+        Self {
+            z: z.clone(),
+            z_fwd: z.clone(),
+            z_bck: z.clone(),
+            z_sample: z.clone(),
+            z_propose: z.clone(),
+            p_fwd_fwd: v.clone(),
+            p_fwd_bck: v.clone(),
+            p_bck_fwd: v.clone(),
+            p_bck_bck: v.clone(),
+            ps_fwd_fwd: v.clone(),
+            ps_fwd_bck: v.clone(),
+            ps_bck_fwd: v.clone(),
+            ps_bck_bck: v.clone(),
+            rho: v.clone(),
+            rho_fwd: v.clone(),
+            rho_bck: v,
+        }
+    }
 }
 
 impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
@@ -441,6 +626,11 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             });
         }
         let dense = adapt.metric == MetricKind::Dense;
+        let continuous = match adapt.schedule {
+            Schedule::Stan => false,
+            Schedule::Continuous => true,
+            _ => !dense,
+        };
         let max_dh = match traj {
             Trajectory::Nuts {
                 max_energy_error, ..
@@ -473,8 +663,10 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             },
             da: DualAveraging::new(adapt),
             windows: Windows::new(num_warmup, adapt),
-            est: Welford::new(d, dense),
-            est_grad: grad_metric.then(|| Welford::new(d, false)),
+            est: Welford::new(d, dense && !continuous),
+            est_grad: (grad_metric && !continuous).then(|| Welford::new(d, false)),
+            continuous: continuous
+                .then(|| Continuous::new(num_warmup, adapt, d, dense, grad_metric)),
             adapt_metric: adapt.metric != MetricKind::Unit,
             counters,
             divergent: false,
@@ -483,10 +675,69 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             h0: 0.0,
             max_dh,
             scratch: Vec::new(),
+            top: None,
         };
         k.init_step_size(rng)?;
         k.da.restart(k.eps);
         Ok(k)
+    }
+
+    /// Stan's windowed metric adaptation after a warm-up iteration.
+    fn adapt_stan<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Result<()> {
+        if !self.adapt_metric {
+            return Ok(());
+        }
+        if self.windows.in_window() {
+            self.est.add(&self.z.q);
+            if let Some(eg) = &mut self.est_grad {
+                eg.add(&self.z.g);
+            }
+        }
+        let mut updated = false;
+        if self.windows.end_of_window() {
+            self.windows.compute_next_window();
+            if let Some(m) = metric_from(&self.est, self.est_grad.as_ref(), &self.metric) {
+                self.metric = m;
+                updated = true;
+            }
+            self.est.restart();
+            if let Some(eg) = &mut self.est_grad {
+                eg.restart();
+            }
+        }
+        self.windows.counter += 1;
+        if updated {
+            self.init_step_size(rng)?;
+            self.da.restart(self.eps);
+        }
+        Ok(())
+    }
+
+    /// The continuous schedule's metric adaptation after a warm-up iteration.
+    fn adapt_continuous<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Result<()> {
+        if !self.adapt_metric {
+            return Ok(());
+        }
+        let c = self.continuous.as_mut().expect("continuous schedule");
+        let Some(switched) = c.add(&self.z.q, &self.z.g) else {
+            return Ok(());
+        };
+        // A dense metric costs a Cholesky factorisation: at the switches only, except in
+        // small dimension.
+        let d = self.z.q.len();
+        if c.fg.dense && !switched && d > 16 && c.estimated {
+            return Ok(());
+        }
+        let Some(m) = metric_from(&c.fg, c.fg_grad.as_ref(), &self.metric) else {
+            return Ok(());
+        };
+        self.metric = m;
+        if !c.estimated {
+            c.estimated = true;
+            self.init_step_size(rng)?;
+            self.da.restart(self.eps);
+        }
+        Ok(())
     }
 
     fn leapfrog(&mut self, z: &mut Phase, eps: f64) -> Result<()> {
@@ -712,7 +963,42 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         max_depth: usize,
     ) -> Result<StepInfo> {
         let d = self.z.q.len();
-        let mut z = self.z.clone();
+        // The buffers of the top level, kept between transitions (no allocation per draw).
+        let mut b = self
+            .top
+            .take()
+            .unwrap_or_else(|| Box::new(Top::new(&self.z)));
+        let result = self.nuts_transition_with(rng, max_depth, d, &mut b);
+        self.top = Some(b);
+        result
+    }
+
+    fn nuts_transition_with<R: Rng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        max_depth: usize,
+        d: usize,
+        b: &mut Top,
+    ) -> Result<StepInfo> {
+        let Top {
+            z,
+            z_fwd,
+            z_bck,
+            z_sample,
+            z_propose,
+            p_fwd_fwd,
+            p_fwd_bck,
+            p_bck_fwd,
+            p_bck_bck,
+            ps_fwd_fwd,
+            ps_fwd_bck,
+            ps_bck_fwd,
+            ps_bck_bck,
+            rho,
+            rho_fwd,
+            rho_bck,
+        } = b;
+        z.clone_from(&self.z);
         self.metric.sample_momentum(rng, &mut z.p);
         self.metric.velocity(&z.p, &mut z.v);
         self.h0 = z.hamiltonian();
@@ -720,17 +1006,26 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         self.n_leapfrog = 0;
         self.sum_metro = 0.0;
 
-        let mut z_fwd = z.clone();
-        let mut z_bck = z.clone();
-        let mut z_sample = z.clone();
-        let mut z_propose = z.clone();
-        let (mut p_fwd_fwd, mut p_fwd_bck) = (z.p.clone(), z.p.clone());
-        let (mut p_bck_fwd, mut p_bck_bck) = (z.p.clone(), z.p.clone());
-        let (mut ps_fwd_fwd, mut ps_fwd_bck) = (z.v.clone(), z.v.clone());
-        let (mut ps_bck_fwd, mut ps_bck_bck) = (z.v.clone(), z.v.clone());
-        let mut rho = z.p.clone();
-        let mut rho_fwd = vec![0.0; d];
-        let mut rho_bck = vec![0.0; d];
+        for w in [&mut *z_fwd, &mut *z_bck, &mut *z_sample, &mut *z_propose] {
+            w.clone_from(z);
+        }
+        for w in [
+            &mut *p_fwd_fwd,
+            &mut *p_fwd_bck,
+            &mut *p_bck_fwd,
+            &mut *p_bck_bck,
+            &mut *rho,
+        ] {
+            w.copy_from_slice(&z.p);
+        }
+        for w in [
+            &mut *ps_fwd_fwd,
+            &mut *ps_fwd_bck,
+            &mut *ps_bck_fwd,
+            &mut *ps_bck_bck,
+        ] {
+            w.copy_from_slice(&z.v);
+        }
         let mut log_sum_weight = 0.0;
         let mut depth = 0;
         while depth < max_depth {
@@ -739,45 +1034,45 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             let mut lsw_subtree = f64::NEG_INFINITY;
             let valid = if rng.random::<f64>() > 0.5 {
                 // Extend forward: the old tree becomes the backward subtree.
-                rho_bck.copy_from_slice(&rho);
-                p_bck_fwd.copy_from_slice(&p_fwd_fwd);
-                ps_bck_fwd.copy_from_slice(&ps_fwd_fwd);
-                z.clone_from(&z_fwd);
+                rho_bck.copy_from_slice(rho);
+                p_bck_fwd.copy_from_slice(p_fwd_fwd);
+                ps_bck_fwd.copy_from_slice(ps_fwd_fwd);
+                z.clone_from(z_fwd);
                 let ok = self.build_tree(
                     depth,
-                    &mut z,
-                    &mut z_propose,
-                    &mut ps_fwd_bck,
-                    &mut ps_fwd_fwd,
-                    &mut rho_fwd,
-                    &mut p_fwd_bck,
-                    &mut p_fwd_fwd,
+                    z,
+                    z_propose,
+                    ps_fwd_bck,
+                    ps_fwd_fwd,
+                    rho_fwd,
+                    p_fwd_bck,
+                    p_fwd_fwd,
                     1.0,
                     &mut lsw_subtree,
                     rng,
                 )?;
-                z_fwd.clone_from(&z);
+                z_fwd.clone_from(z);
                 ok
             } else {
                 // Extend backward: the old tree becomes the forward subtree.
-                rho_fwd.copy_from_slice(&rho);
-                p_fwd_bck.copy_from_slice(&p_bck_bck);
-                ps_fwd_bck.copy_from_slice(&ps_bck_bck);
-                z.clone_from(&z_bck);
+                rho_fwd.copy_from_slice(rho);
+                p_fwd_bck.copy_from_slice(p_bck_bck);
+                ps_fwd_bck.copy_from_slice(ps_bck_bck);
+                z.clone_from(z_bck);
                 let ok = self.build_tree(
                     depth,
-                    &mut z,
-                    &mut z_propose,
-                    &mut ps_bck_fwd,
-                    &mut ps_bck_bck,
-                    &mut rho_bck,
-                    &mut p_bck_fwd,
-                    &mut p_bck_bck,
+                    z,
+                    z_propose,
+                    ps_bck_fwd,
+                    ps_bck_bck,
+                    rho_bck,
+                    p_bck_fwd,
+                    p_bck_bck,
                     -1.0,
                     &mut lsw_subtree,
                     rng,
                 )?;
-                z_bck.clone_from(&z);
+                z_bck.clone_from(z);
                 ok
             };
             if !valid {
@@ -787,17 +1082,19 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             if lsw_subtree > log_sum_weight
                 || rng.random::<f64>() < (lsw_subtree - log_sum_weight).exp()
             {
-                z_sample.clone_from(&z_propose);
+                z_sample.clone_from(z_propose);
             }
             log_sum_weight = log_add_exp(log_sum_weight, lsw_subtree);
             for i in 0..d {
                 rho[i] = rho_bck[i] + rho_fwd[i];
             }
-            let mut persist = no_u_turn(&ps_bck_bck, &ps_fwd_fwd, &rho);
-            let ext: Vec<f64> = rho_bck.iter().zip(&p_fwd_bck).map(|(a, b)| a + b).collect();
-            persist &= no_u_turn(&ps_bck_bck, &ps_fwd_bck, &ext);
-            let ext: Vec<f64> = rho_fwd.iter().zip(&p_bck_fwd).map(|(a, b)| a + b).collect();
-            persist &= no_u_turn(&ps_bck_fwd, &ps_fwd_fwd, &ext);
+            let mut persist = no_u_turn(ps_bck_bck, ps_fwd_fwd, rho);
+            // The criteria across the junction, on sums a + b without forming them.
+            let crit = |minus: &[f64], plus: &[f64], a: &[f64], b: &[f64]| {
+                dot(plus, a) + dot(plus, b) > 0.0 && dot(minus, a) + dot(minus, b) > 0.0
+            };
+            persist &= crit(ps_bck_bck, ps_fwd_bck, rho_bck, p_fwd_bck);
+            persist &= crit(ps_bck_fwd, ps_fwd_fwd, rho_fwd, p_bck_fwd);
             if !persist {
                 break;
             }
@@ -807,7 +1104,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         } else {
             0.0
         };
-        self.z = z_sample;
+        std::mem::swap(&mut self.z, z_sample);
         Ok(StepInfo {
             accept_stat: accept,
             tree_depth: depth,
@@ -872,50 +1169,10 @@ impl<T: LogDensity + ?Sized> Kernel for HmcKernel<'_, T> {
         };
         if warmup {
             self.eps = self.da.learn(info.accept_stat);
-            let mut updated = false;
-            if self.adapt_metric {
-                if self.windows.in_window() {
-                    self.est.add(&self.z.q);
-                    if let Some(eg) = &mut self.est_grad {
-                        eg.add(&self.z.g);
-                    }
-                }
-                if self.windows.end_of_window() {
-                    self.windows.compute_next_window();
-                    let d = self.z.q.len();
-                    let mut inv = self.est.regularised();
-                    if let Some(eg) = &mut self.est_grad {
-                        // For a Gaussian, Var(xᵢ) · Var(∂ᵢ log p) = 1 along the axes:
-                        // √(Var x / Var ∂ log p) is exact there and robust elsewhere.
-                        let vg = eg.regularised();
-                        for i in 0..d {
-                            let r = (inv[i] / vg[i]).sqrt();
-                            if r.is_finite() && r > 0.0 {
-                                inv[i] = r;
-                            }
-                        }
-                        eg.restart();
-                    }
-                    self.metric = if self.est.dense {
-                        match cholesky(&inv, d) {
-                            Some(l) => Metric::Dense { inv, l },
-                            // Fewer draws than dimensions can leave the estimate singular
-                            // in floating point; fall back to its diagonal.
-                            None => Metric::Diag {
-                                inv: (0..d).map(|i| inv[i * d + i]).collect(),
-                            },
-                        }
-                    } else {
-                        Metric::Diag { inv }
-                    };
-                    self.est.restart();
-                    updated = true;
-                }
-                self.windows.counter += 1;
-            }
-            if updated {
-                self.init_step_size(rng)?;
-                self.da.restart(self.eps);
+            if self.continuous.is_some() {
+                self.adapt_continuous(rng)?;
+            } else {
+                self.adapt_stan(rng)?;
             }
         }
         Ok(info)
@@ -966,6 +1223,33 @@ mod tests {
         // Short warm-ups rescale the buffers to 15 % / 75 % / 10 % (Stan's rule).
         assert_eq!(window_ends(100), vec![89]);
         assert!(window_ends(10).is_empty());
+    }
+
+    /// The continuous schedule for 1000 warm-up iterations: switches every 10 iterations in
+    /// the first 300, then after windows of 80 · 1.5ᵏ (rounded) as long as the window after
+    /// the switch still ends before the final 150 step-size-only iterations; nothing is added
+    /// after iteration 849. The final metric comes from the last 470 draws.
+    #[test]
+    fn continuous_schedule_switches() {
+        let mut c = Continuous::new(1000, &AdaptOptions::default(), 1, false, true);
+        let mut switches = Vec::new();
+        let mut last_added = 0;
+        for it in 0..1000 {
+            match c.add(&[it as f64], &[-(it as f64)]) {
+                Some(true) => switches.push(it),
+                Some(false) => last_added = it,
+                None => {}
+            }
+        }
+        let early: Vec<usize> = (1..=30).map(|k| 10 * k - 1).collect();
+        assert_eq!(&switches[..30], &early[..]);
+        // After the early phase: windows of 80 and 120 end at 379 and 499; a switch at 679
+        // would start a window of 270 that ends after 850, so there is none.
+        assert_eq!(&switches[30..], &[379, 499]);
+        assert_eq!(last_added, 849);
+        // The current estimator holds the draws since the second-to-last switch.
+        assert_eq!(c.fg.count(), 849 - 379);
+        assert_eq!(c.bg.count(), 849 - 499);
     }
 
     /// The leapfrog integrator is time-reversible: forward then backward returns to the start.

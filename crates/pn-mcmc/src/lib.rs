@@ -6,9 +6,12 @@
 //! - **Targets**: the [`LogDensity`] trait (`dim`, `logp`, `logp_and_grad`); exact gradients
 //!   from a function written once over dual numbers ([`DualDensity`] + [`AutoDiff`]), or by
 //!   hand ([`FnDensityWithGrad`]); gradient-free closures ([`FnDensity`]).
-//! - **Samplers** ([`Sampler`]): NUTS with Stan's warm-up (dual averaging with γ = 0.05,
-//!   κ = 0.75, t₀ = 10, δ = 0.8; windowed diagonal or dense metric adaptation; divergences;
-//!   maximum tree depth), static HMC, adaptive random-walk Metropolis (Haario), slice sampling
+//! - **Samplers** ([`Sampler`]): NUTS with dual averaging of the step size (Stan's γ = 0.05,
+//!   κ = 0.75, t₀ = 10, δ = 0.8), metric adaptation ([`MetricKind`]: the gradient-based
+//!   diagonal estimate `√(Var x / Var ∇ log p)` by default, Stan's diagonal, or dense) on a
+//!   [`Schedule`] (continuous re-estimation as in nutpie by default for diagonal metrics,
+//!   Stan's windows 75/25…/50 for the dense one and on request — [`AdaptOptions::stan`]),
+//!   divergences and maximum tree depth; static HMC, adaptive random-walk Metropolis (Haario), slice sampling
 //!   with stepping out, the affine-invariant ensemble sampler (stretch move), and elliptical
 //!   slice sampling for Gaussian priors ([`sample_elliptical`]).
 //! - **Chains** run in parallel with rayon; chain `c` draws from the PCG stream `(seed, c)`, so
@@ -66,6 +69,6 @@ pub use error::{Error, Result};
 pub use fit::{ChainStats, Fit, FitDiagnostics, SamplerStats, Summary, SummaryRow};
 pub use options::{
     AdaptOptions, EnsembleOptions, HmcOptions, Init, MetricKind, NutsOptions, RunOptions,
-    RwmOptions, Sampler, SliceOptions,
+    RwmOptions, Sampler, Schedule, SliceOptions,
 };
 pub use target::{AutoDiff, DualDensity, FnDensity, FnDensityWithGrad, LogDensity};

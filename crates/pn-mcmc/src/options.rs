@@ -10,20 +10,55 @@ pub enum MetricKind {
     /// The identity, never adapted.
     Unit,
     /// A diagonal inverse metric from the warm-up variances (Stan's default `diag_e`).
-    #[default]
     Diag,
     /// A diagonal inverse metric `√(Var xᵢ / Var ∂ᵢ log p)` from the warm-up draws and their
     /// gradients, started at `1/|∂ᵢ log p(x₀)|` (the estimate used by nutpie): exact for
-    /// Gaussians with axis-aligned covariance after few draws, so warm-up is cheaper.
+    /// Gaussians with axis-aligned covariance after few draws, so warm-up is cheaper. The
+    /// default.
+    #[default]
     DiagGrad,
     /// A dense inverse metric from the warm-up covariance (Stan's `dense_e`): for strongly
     /// correlated targets, at `O(d²)` per leapfrog step.
     Dense,
 }
 
-/// Stan's warm-up: dual averaging of the step size and windowed metric adaptation.
+/// How the warm-up is divided between metric and step-size adaptation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[non_exhaustive]
+pub enum Schedule {
+    /// [`Schedule::Continuous`] for the diagonal metrics, [`Schedule::Stan`] for the dense
+    /// one (whose estimate needs the long final window of Stan's schedule: on a 100-d Gaussian
+    /// the continuous schedule's shorter windows left it twice as expensive). The default.
+    #[default]
+    Auto,
+    /// Stan's windows: a fast buffer (`init_buffer`, step size only, under the initial metric),
+    /// slow windows of doubling length starting at `base_window` — the metric is re-estimated
+    /// from each window's draws alone at its end, after which the step size is searched afresh
+    /// and dual averaging restarts — and a final fast buffer (`term_buffer`).
+    Stan,
+    /// Continuous adaptation (the scheme of nutpie): the metric is re-estimated after *every*
+    /// warm-up iteration from a running estimator, so it is useful from the third draw on.
+    /// Two estimators run side by side; every so often the older one is dropped and the
+    /// younger one (which holds only the draws since the last switch) takes its place, so
+    /// early, unrepresentative draws are forgotten. Switches come every `early_window`
+    /// iterations during the first `early_fraction` of warm-up, then after windows that start
+    /// at `main_window` iterations and grow by `window_growth`; the last `final_fraction` of
+    /// warm-up adapts only the step size. Dual averaging restarts once, after the first metric
+    /// update (with a fresh step-size search), and then runs without restarts to the end of
+    /// warm-up. A dense metric is refactorised at the switches only (every iteration for
+    /// `d ≤ 16`).
+    Continuous,
+}
+
+/// The warm-up: dual averaging of the step size (Hoffman & Gelman 2014, with Stan's
+/// constants) and metric adaptation on a [`Schedule`].
 ///
-/// Defaults are Stan's: `δ = 0.8`, `γ = 0.05`, `κ = 0.75`, `t₀ = 10`, windows 75/25/50.
+/// Defaults: `δ = 0.8`, `γ = 0.05`, `κ = 0.75`, `t₀ = 10` (Stan's); the gradient-based
+/// diagonal metric ([`MetricKind::DiagGrad`]) on the continuous schedule (switches every 10
+/// iterations in the first 30 % of warm-up, then windows of 80 × 1.5ᵏ, step size alone in
+/// the last 15 %); a dense metric on Stan's windows 75/25/50 ([`Schedule::Auto`]).
+/// [`AdaptOptions::stan`] is Stan's `diag_e` warm-up exactly. `docs/mcmc.md` has the
+/// measurements behind the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AdaptOptions {
@@ -46,6 +81,19 @@ pub struct AdaptOptions {
     pub term_buffer: usize,
     /// First slow window (25 iterations), doubled each time.
     pub base_window: usize,
+    /// The adaptation schedule ([`Schedule::Auto`]).
+    pub schedule: Schedule,
+    /// Continuous schedule: the fraction of warm-up with short windows (0.3).
+    pub early_fraction: f64,
+    /// Continuous schedule: the window length in the early phase (10 iterations).
+    pub early_window: usize,
+    /// Continuous schedule: the first window after the early phase (80 iterations).
+    pub main_window: usize,
+    /// Continuous schedule: the growth factor of the later windows (1.5).
+    pub window_growth: f64,
+    /// Continuous schedule: the final fraction of warm-up that adapts only the step size
+    /// (0.15).
+    pub final_fraction: f64,
 }
 
 impl Default for AdaptOptions {
@@ -56,10 +104,16 @@ impl Default for AdaptOptions {
             kappa: 0.75,
             t0: 10.0,
             init_step_size: 1.0,
-            metric: MetricKind::Diag,
+            metric: MetricKind::DiagGrad,
             init_buffer: 75,
             term_buffer: 50,
             base_window: 25,
+            schedule: Schedule::Auto,
+            early_fraction: 0.3,
+            early_window: 10,
+            main_window: 80,
+            window_growth: 1.5,
+            final_fraction: 0.15,
         }
     }
 }
@@ -82,7 +136,36 @@ impl AdaptOptions {
         self.t0 = t0;
         self
     }
-    /// Sets the window sizes (initial buffer, first slow window, final buffer).
+    /// Sets the schedule.
+    pub fn schedule(mut self, s: Schedule) -> Self {
+        self.schedule = s;
+        self
+    }
+    /// Stan's warm-up exactly: the windowed diagonal metric from the draws' variances
+    /// (`diag_e`) on Stan's schedule.
+    pub fn stan() -> Self {
+        Self::default()
+            .metric(MetricKind::Diag)
+            .schedule(Schedule::Stan)
+    }
+    /// Sets the continuous schedule's parameters: early fraction and window, first main
+    /// window and its growth, final step-size-only fraction.
+    pub fn continuous(
+        mut self,
+        early_fraction: f64,
+        early_window: usize,
+        main_window: usize,
+        window_growth: f64,
+        final_fraction: f64,
+    ) -> Self {
+        self.early_fraction = early_fraction;
+        self.early_window = early_window;
+        self.main_window = main_window;
+        self.window_growth = window_growth;
+        self.final_fraction = final_fraction;
+        self
+    }
+    /// Sets Stan's window sizes (initial buffer, first slow window, final buffer).
     pub fn windows(mut self, init_buffer: usize, base_window: usize, term_buffer: usize) -> Self {
         self.init_buffer = init_buffer;
         self.base_window = base_window;
