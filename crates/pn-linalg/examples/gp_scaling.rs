@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p pn-linalg --example gp_scaling -- \
 //!     [--max-n 1000000] [--dense-max 8000] [--toeplitz-max 1000000] [--reps 3] \
-//!     [--json benches/results/gp_scaling.json] [--svg docs/img/gp-scaling.svg] \
+//!     [--general-max 10000] [--json benches/results/gp_scaling.json] [--svg docs/img/gp-scaling.svg] \
 //!     [--sizes 100000,1000000] [--no-random]
 //! ```
 //!
@@ -26,6 +26,10 @@
 //!   `α` to relative residual 1e-10 + posterior mean at the training inputs (`y − σ_n² α`). No
 //!   variances and no log marginal likelihood (they would need n more solves / a stochastic
 //!   estimate): this path does less work than the other two.
+//!
+//! - **pn-filter general smoother** (up to `--general-max`, default 10⁴): the same model
+//!   through pn-filter's `Matern` prior (matrix exponentials and quadrature per step), `filter`
+//!   and `smooth` — the state-space path before its closed-form discretisation.
 //!
 //! Before timing, at every n where two paths run, their answers are compared: state space
 //! against dense (mean, variance, log marginal likelihood; relative 1e-8 demanded) and
@@ -133,6 +137,35 @@ fn toeplitz(x: &Array1<f64>, y: &Array1<f64>) -> Res<(Answer, usize)> {
     ))
 }
 
+/// The same posterior through pn-filter's general machinery (`Matern` prior discretised by
+/// matrix exponentials and quadrature at every step, `filter`, `smooth`): what the state-space
+/// path computed before its closed-form discretisation.
+fn general(x: &Array1<f64>, y: &Array1<f64>) -> Res<Answer> {
+    use pn_filter::{GaussMarkov, Matern, Observation, SqrtGaussian, filter};
+    use std::sync::Arc;
+    let prior: Arc<dyn GaussMarkov> = Arc::new(Matern::new(1, ELL, VAR, 1)?);
+    let h = prior.projection(0);
+    let noise = pn_core::Covariance::scaled_identity(1, NOISE)?;
+    let obs = y
+        .iter()
+        .map(|&v| Observation::new(h.clone(), &noise, ndarray::array![v]).map(Some))
+        .collect::<Result<Vec<_>, _>>()?;
+    let init = SqrtGaussian::from_gaussian(&prior.stationary().ok_or("no stationary prior")?)?;
+    let post = filter(prior, init, x.as_slice().ok_or("layout")?, &obs)?;
+    let smooth = post.smooth()?;
+    let (mut mean, mut var) = (Array1::zeros(x.len()), Array1::zeros(x.len()));
+    for (k, b) in smooth.marginals().iter().enumerate() {
+        mean[k] = h.row(0).dot(&b.mean);
+        let hl = h.dot(&b.chol);
+        var[k] = hl.row(0).dot(&hl.row(0));
+    }
+    Ok(Answer {
+        mean,
+        var: Some(var),
+        lml: Some(post.log_marginal_likelihood()),
+    })
+}
+
 fn rel(a: &Array1<f64>, b: &Array1<f64>) -> f64 {
     let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     a.iter()
@@ -173,6 +206,7 @@ fn main() -> Res<()> {
     let mut max_n = 1_000_000usize;
     let mut dense_max = 8000usize;
     let mut toeplitz_max = 1_000_000usize;
+    let mut general_max = 10_000usize;
     let mut reps = 3usize;
     let mut random = true;
     let mut only: Option<Vec<usize>> = None;
@@ -186,6 +220,7 @@ fn main() -> Res<()> {
             "--max-n" => max_n = val()?.parse()?,
             "--dense-max" => dense_max = val()?.parse()?,
             "--toeplitz-max" => toeplitz_max = val()?.parse()?,
+            "--general-max" => general_max = val()?.parse()?,
             "--reps" => reps = val()?.parse()?,
             "--no-random" => random = false,
             "--sizes" => {
@@ -232,6 +267,20 @@ fn main() -> Res<()> {
                 checks,
                 "{{\"n\": {n}, \"pair\": \"state space vs dense\", \"mean\": {em:e}, \"var\": {ev:e}, \"lml\": {el:e}}},"
             );
+        }
+        if n <= general_max {
+            let ge = general(&x, &y)?;
+            let (em, ev) = (
+                rel(&ss.mean, &ge.mean),
+                rel(ss.var.as_ref().unwrap(), ge.var.as_ref().unwrap()),
+            );
+            let el = (ss.lml.unwrap() - ge.lml.unwrap()).abs() / ge.lml.unwrap().abs();
+            eprintln!(
+                "n = {n}: state space vs pn-filter's general smoother: mean {em:.1e}, var {ev:.1e}, lml {el:.1e}"
+            );
+            if em > 1e-8 || ev > 1e-8 || el > 1e-8 {
+                return Err(format!("state space and pn-filter disagree at n = {n}").into());
+            }
         }
         if n <= toeplitz_max {
             let (tp, iters) = toeplitz(&x, &y)?;
@@ -280,6 +329,15 @@ fn main() -> Res<()> {
             let t = time(rd, || dense(&x2, &y))?;
             rows.push(Row {
                 path: "dense (+ mean and variance at the inputs)",
+                n,
+                seconds: t,
+                note: String::new(),
+            });
+        }
+        if n <= general_max {
+            let t = time(reps.min(2), || general(&x, &y))?;
+            rows.push(Row {
+                path: "pn-filter general smoother",
                 n,
                 seconds: t,
                 note: String::new(),

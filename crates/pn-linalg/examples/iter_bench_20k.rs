@@ -6,6 +6,13 @@
 //! iterations and the test RMSE against the noisy test targets.
 //!
 //! Run: `cargo run --release -p pn-linalg --example iter_bench_20k [n_train]`
+//!
+//! `iter_bench_20k N peer DIR` is the pn side of `benches/gp_gpytorch_cg.py`: it writes the
+//! data (`DIR/train.csv`, `DIR/test.csv`) and, unless `DIR/exact_mean.csv` exists, the exact
+//! predictive mean (Cholesky in place) there, then prints one JSON line per preconditioned-CG
+//! configuration (rank 100/300 × rtol 1e-2/1e-3) on a stored `K + σ²I` — as GPyTorch's CG path
+//! stores its kernel matrix — with times, iterations, test RMSE and the largest deviation of the
+//! mean from the exact one.
 
 use std::time::Instant;
 
@@ -29,8 +36,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(20_000, |a| a.parse().expect("n"));
-    // Second argument `itergp`: only the IterGP rows.
+    // Second argument `itergp`: only the IterGP rows; `peer DIR`: the GPyTorch comparison.
     let only_itergp = std::env::args().nth(2).is_some_and(|a| a == "itergp");
+    let peer_dir = std::env::args()
+        .nth(2)
+        .filter(|a| a == "peer")
+        .and_then(|_| std::env::args().nth(3));
     let (nt, d, s2) = (2_000, 3, 0.01);
     let mut rng = Pcg64::seed_from_u64(20_000);
     let x = Array2::from_shape_fn((n, d), |_| rng.random::<f64>());
@@ -40,6 +51,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ys = xs.map_axis(Axis(1), f)
         + Array1::from_shape_fn(nt, |_| 0.1 * rng.sample::<f64, _>(StandardNormal));
     let k = SquaredExponential::new(0.2, 1.0)?;
+    if let Some(dir) = peer_dir {
+        return peer(&dir, &k, s2, (&x, &y), (&xs, &ys));
+    }
     println!(
         "n = {n}, d = {d}, {nt} test points, SE(ℓ = 0.2), σ² = {s2}; threads: {}",
         rayon::current_num_threads()
@@ -133,6 +147,85 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             100.0 * (rmse(&mean, &ys) / rmse_exact - 1.0),
             z2
         );
+    }
+    Ok(())
+}
+
+fn write_csv(path: &str, x: &Array2<f64>, y: &Array1<f64>) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut out = String::from("x0,x1,x2,y\n");
+    for (r, v) in x.rows().into_iter().zip(y) {
+        let _ = writeln!(out, "{:.17e},{:.17e},{:.17e},{v:.17e}", r[0], r[1], r[2]);
+    }
+    std::fs::write(path, out)
+}
+
+/// The pn side of the GPyTorch comparison (see the module documentation).
+fn peer(
+    dir: &str,
+    k: &SquaredExponential,
+    s2: f64,
+    (x, y): (&Array2<f64>, &Array1<f64>),
+    (xs, ys): (&Array2<f64>, &Array1<f64>),
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    write_csv(&format!("{dir}/train.csv"), x, y)?;
+    write_csv(&format!("{dir}/test.csv"), xs, ys)?;
+    let exact_path = format!("{dir}/exact_mean.csv");
+    let exact: Array1<f64> = if let Ok(text) = std::fs::read_to_string(&exact_path) {
+        text.lines()
+            .map(|l| l.trim().parse::<f64>())
+            .collect::<Result<_, _>>()?
+    } else {
+        let t0 = Instant::now();
+        let mut kxx = k.matrix(x.view(), x.view())?;
+        kxx.diag_mut().mapv_inplace(|v| v + s2);
+        let chol = pn_core::dense::cholesky_owned(kxx)?;
+        let alpha = chol.solve(y.view())?;
+        drop(chol);
+        let mean = k.matrix(xs.view(), x.view())?.dot(&alpha);
+        let text: Vec<String> = mean.iter().map(|v| format!("{v:.17e}")).collect();
+        std::fs::write(&exact_path, text.join("\n") + "\n")?;
+        println!(
+            "{{\"tool\":\"pn\",\"method\":\"exact (Cholesky in place)\",\"seconds\":{:.3},\"rmse\":{:.6}}}",
+            t0.elapsed().as_secs_f64(),
+            rmse(&mean, ys)
+        );
+        mean
+    };
+    let scale = exact.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let t0 = Instant::now();
+    let mut kxx = k.matrix(x.view(), x.view())?;
+    kxx.diag_mut().mapv_inplace(|v| v + s2);
+    let t_asm = t0.elapsed().as_secs_f64();
+    let ksx = k.matrix(xs.view(), x.view())?;
+    for rank in [100, 300] {
+        for rtol in [1e-2, 1e-3] {
+            let t0 = Instant::now();
+            let pc = PivotedCholesky::from_kernel(k, x.view(), rank, 0.0)?;
+            let pre = pc.preconditioner(s2)?;
+            let t_setup = t0.elapsed().as_secs_f64();
+            let t1 = Instant::now();
+            let sol = cg(
+                &kxx,
+                y.view(),
+                None,
+                Some(&pre),
+                &CgParams::default().rtol(rtol),
+                |_| Control::Continue,
+            )?;
+            let t_solve = t1.elapsed().as_secs_f64();
+            let t2 = Instant::now();
+            let mean = ksx.dot(&sol.x);
+            let t_pred = t2.elapsed().as_secs_f64();
+            let dev = (&mean - &exact).iter().fold(0.0f64, |m, v| m.max(v.abs())) / scale;
+            println!(
+                "{{\"tool\":\"pn\",\"method\":\"PCG, stored K\",\"rank\":{rank},\"rtol\":{rtol:e},\"threads\":{},\"assemble_s\":{t_asm:.3},\"precond_s\":{t_setup:.3},\"solve_s\":{t_solve:.3},\"predict_s\":{t_pred:.3},\"iterations\":{},\"rmse\":{:.6},\"max_dev_rel\":{dev:.3e}}}",
+                rayon::current_num_threads(),
+                sol.info.iterations,
+                rmse(&mean, ys)
+            );
+        }
     }
     Ok(())
 }
