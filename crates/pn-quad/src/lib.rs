@@ -62,6 +62,7 @@ mod integrate;
 mod kernel;
 mod measure;
 pub mod rules;
+mod sobol;
 mod wsabi;
 
 pub use bq::{

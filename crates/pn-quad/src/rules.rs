@@ -1,5 +1,6 @@
 //! Classical rules in the same API, for comparisons at equal numbers of evaluations: Monte
-//! Carlo, randomised quasi-Monte Carlo (scrambled Halton), and tensor Gauss–Legendre (boxes) /
+//! Carlo, randomised quasi-Monte Carlo (scrambled Halton or scrambled Sobol'), and tensor
+//! Gauss–Legendre (boxes) /
 //! Gauss–Hermite (Gaussian measures) rules.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -8,6 +9,7 @@ use rand::seq::SliceRandom;
 
 use crate::error::{Error, Result};
 use crate::measure::Measure;
+pub use crate::sobol::{sobol, sobol_scrambled};
 
 /// The result of a classical rule: `Σᵢ wᵢ f(xᵢ)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +117,39 @@ const PRIMES: [u64; 32] = [
     2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
     101, 103, 107, 109, 113, 127, 131,
 ];
+
+/// Randomised quasi-Monte Carlo with scrambled Sobol' points ([`sobol_scrambled`]): the equal-
+/// weight rule `mass · (1/n) Σ f(xᵢ)` on `n` points mapped from the unit cube to the measure.
+/// Use a power of two for `n` (the points then form a scrambled `(t, m, d)`-net).
+///
+/// ```
+/// use pn_quad::BoxDomain;
+/// use pn_quad::rules::quasi_monte_carlo_sobol;
+/// use rand::SeedableRng;
+///
+/// let m = BoxDomain::unit(2)?.into();
+/// let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
+/// let est = quasi_monte_carlo_sobol(|x| x[0] * x[1], &m, 256, &mut rng)?;
+/// assert!((est.value - 0.25).abs() < 1e-3);
+/// # Ok::<(), pn_quad::Error>(())
+/// ```
+pub fn quasi_monte_carlo_sobol<F, R>(
+    mut f: F,
+    measure: &Measure,
+    n: usize,
+    rng: &mut R,
+) -> Result<RuleEstimate>
+where
+    F: FnMut(ArrayView1<'_, f64>) -> f64,
+    R: Rng + ?Sized,
+{
+    check_n(n)?;
+    let u = sobol_scrambled(n, measure.dim(), rng)?;
+    let x = measure.from_unit_cube(u.view());
+    let y = evaluate(&mut f, x.view(), 0)?;
+    let mass = measure.total_mass();
+    Ok(finish(x, Array1::from_elem(n, mass / n as f64), y, None))
+}
 
 /// The first `n` points of the Halton sequence in `(0, 1)ᵈ` (`d ≤ 32`), scrambled by an
 /// independent random permutation of the digits `0…p−1` for every dimension and digit position
