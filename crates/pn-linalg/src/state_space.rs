@@ -640,12 +640,17 @@ impl StateSpaceGp {
         let model = &self.model;
         let d = model.d;
         let dd = d * d;
-        let mut order: Vec<usize> = (0..x.len()).collect();
-        order.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]));
-        let mut times = Vec::with_capacity(x.len());
-        for &i in &order {
-            if times.last() != Some(&x[i]) {
-                times.push(x[i]);
+        // (input, target) pairs sorted by input: sorting the pairs themselves keeps the
+        // comparisons in cache (an index sort would gather x at random); already sorted data
+        // (time series, grids) are only copied.
+        let mut data: Vec<(f64, f64)> = x.iter().copied().zip(y.iter().copied()).collect();
+        if !data.windows(2).all(|w| w[0].0 <= w[1].0) {
+            data.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        let mut times = Vec::with_capacity(data.len());
+        for &(t, _) in &data {
+            if times.last() != Some(&t) {
+                times.push(t);
             }
         }
         let nt = times.len();
@@ -655,7 +660,7 @@ impl StateSpaceGp {
         let mut lml = 0.0;
         // Forward: filtering beliefs at each distinct input.
         model.stationary_chol(&mut fl[..dd]);
-        let mut next = 0; // index into `order`
+        let mut next = 0; // index into `data`
         for k in 0..nt {
             if k > 0 {
                 let (prev_m, cur_m) = fm.split_at_mut(k * d);
@@ -670,8 +675,8 @@ impl StateSpaceGp {
                 cur_l[..dd].copy_from_slice(&w.chol);
             }
             let (m, l) = (&mut fm[k * d..(k + 1) * d], &mut fl[k * dd..(k + 1) * dd]);
-            while next < order.len() && x[order[next]] == times[k] {
-                lml += model.update(m, l, y[order[next]], &mut w)?;
+            while next < data.len() && data[next].0 == times[k] {
+                lml += model.update(m, l, data[next].1, &mut w)?;
                 next += 1;
             }
         }
@@ -783,7 +788,13 @@ impl StateSpacePosterior {
         let fl = |k: usize| &self.filtered_chol[k * dd..(k + 1) * dd];
         let sm = |k: usize| &self.smoothed_mean[k * d..(k + 1) * d];
         let sl = |k: usize| &self.smoothed_chol[k * dd..(k + 1) * dd];
-        for (i, &t) in x.iter().enumerate() {
+        // Unsorted queries are visited in sorted order, so the searches and the stored
+        // states they read stay in cache.
+        let mut queries: Vec<(f64, usize)> = x.iter().copied().zip(0..).collect();
+        if !queries.windows(2).all(|w| w[0].0 <= w[1].0) {
+            queries.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        for (t, i) in queries {
             let pos = self.times.partition_point(|&s| s <= t);
             let (m, v) = if pos == 0 {
                 // Left of the data: the stationary prior at t, conditioned on the smoothed
