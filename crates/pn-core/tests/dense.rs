@@ -58,6 +58,40 @@ fn cholesky_owned_equals_the_borrowing_factorisation_on_every_layout() {
     }
 }
 
+/// Orders above the size where the blocked factorisation takes over (1024), with ragged edges
+/// for every block size, on one thread and on the global pool: `L` lower triangular with a
+/// positive diagonal and `L Lᵀ = A` determine the factor uniquely.
+#[test]
+fn large_cholesky_reconstructs_on_one_and_several_threads() {
+    let n = 1100;
+    let mut r = rng(12);
+    let a = spd(&mut r, n, 1.0);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let seq = one.install(|| dense::cholesky(a.view()).unwrap());
+    let par = dense::cholesky(a.view()).unwrap();
+    for ch in [&seq, &par] {
+        let l = ch.l();
+        assert!((0..n).all(|i| l[[i, i]] > 0.0 && (i + 1..n).all(|j| l[[i, j]] == 0.0)));
+        assert_allclose(&l.dot(&l.t()), &a, 1e-10, 1e-10);
+    }
+    assert_allclose(&seq.l(), &par.l(), 1e-10, 1e-12);
+    // A failing pivot beyond the first panel is reported at its index.
+    let mut bad = Array2::<f64>::eye(n);
+    bad[[700, 701]] = 2.0;
+    bad[[701, 700]] = 2.0;
+    assert_eq!(
+        one.install(|| dense::cholesky(bad.view())).unwrap_err(),
+        Error::NotPositiveDefinite { pivot: 701 }
+    );
+    assert_eq!(
+        dense::cholesky_owned(bad).unwrap_err(),
+        Error::NotPositiveDefinite { pivot: 701 }
+    );
+}
+
 #[test]
 fn cholesky_owned_rejects_bad_input() {
     let a = array![[4.0, 2.0, 0.0], [2.0, 2.0, 3.0], [0.0, 3.0, 1.0]];

@@ -81,10 +81,18 @@ fn check_symmetric_into(a: ArrayView2<'_, f64>, mut out: Option<&mut Array2<f64>
 /// is cleared afterwards.
 fn factor_in_place(l: &mut Array2<f64>) -> Result<()> {
     let n = l.nrows();
+    let par = par_for(n * n * n / 3);
+    #[cfg(target_arch = "x86_64")]
+    if n >= super::blocked::MIN_ORDER && l.strides()[0] == 1 && super::blocked::available() {
+        let mut lv = l.view_mut();
+        super::blocked::cholesky_in_place(faer_from_ndarray_mut(&mut lv), par)
+            .map_err(|pivot| Error::NotPositiveDefinite { pivot })?;
+        clear_upper(l);
+        return Ok(());
+    }
     {
         let mut lv = l.view_mut();
         let params = Default::default();
-        let par = par_for(n * n * n / 3);
         let mut mem = MemBuffer::new(
             faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(n, par, params),
         );
@@ -100,11 +108,16 @@ fn factor_in_place(l: &mut Array2<f64>) -> Result<()> {
             |LltError::NonPositivePivot { index }| Error::NotPositiveDefinite { pivot: index },
         )?;
     }
-    // faer may use the strict upper triangle as workspace: clear it (contiguous per column).
+    clear_upper(l);
+    Ok(())
+}
+
+/// The factorisations may use the strict upper triangle as workspace: clear it (contiguous per
+/// column).
+fn clear_upper(l: &mut Array2<f64>) {
     for (j, mut col) in l.columns_mut().into_iter().enumerate() {
         col.slice_mut(ndarray::s![..j]).fill(0.0);
     }
-    Ok(())
 }
 
 pub(super) fn solve_triangular(

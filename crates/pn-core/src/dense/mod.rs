@@ -18,6 +18,8 @@
 //! | [`cholesky_of_sum`] | lower `L` with `L Lᵀ = Σ Fᵢ Fᵢᵀ`, by QR, without forming the sum |
 //! | [`matmul`] | `A B` with faer's GEMM |
 
+#[cfg(all(not(feature = "lapack"), target_arch = "x86_64"))]
+mod blocked;
 #[cfg(not(feature = "lapack"))]
 mod faer_backend;
 #[cfg(not(feature = "lapack"))]
