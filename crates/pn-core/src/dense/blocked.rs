@@ -67,12 +67,8 @@ pub(super) fn cholesky_in_place(mut a: MatMut<'_, f64>, par: Par) -> Result<(), 
             params,
         )
         .map_err(|LltError::NonPositivePivot { index }| j + index)?;
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-            diag.as_ref(),
-            below.transpose_mut(),
-            par,
-        );
         let r = n - j - w;
+        solve_panel(diag.as_ref(), below, par, &mut packed_b);
         if r > 0 {
             let base = a.as_mut().as_ptr_mut();
             // SAFETY: the panel `L₂₁` (r × w, starting at (j + w, j)) and the trailing matrix
@@ -81,7 +77,19 @@ pub(super) fn cholesky_in_place(mut a: MatMut<'_, f64>, par: Par) -> Result<(), 
             unsafe {
                 let panel = base.add(j * lda + j + w);
                 let trailing = base.add((j + w) * lda + j + w);
-                syrk_lower(r, w, panel, lda, trailing, lda, par, &mut packed_b);
+                update(
+                    Update {
+                        m: r,
+                        n: r,
+                        k: w,
+                        lower: true,
+                    },
+                    (panel, lda),
+                    (panel, lda),
+                    (trailing, lda),
+                    par,
+                    &mut packed_b,
+                );
             }
         }
         j += w;
@@ -98,48 +106,107 @@ unsafe impl Send for Shared {}
 // SAFETY: as above.
 unsafe impl Sync for Shared {}
 
-/// `C ← C − P Pᵀ` on the tiles of the `r × r` column-major `C` that meet its lower triangle,
-/// for the `r × k` column-major panel `P` (`k ≤ KC`).
-///
-/// # Safety
-/// `p` and `c` must point to `r × k` and `r × r` column-major blocks (unit row stride, column
-/// strides `ldp ≥ r` and `ldc ≥ r`) that do not overlap, and the CPU must support AVX2 and FMA.
-unsafe fn syrk_lower(
-    r: usize,
-    k: usize,
-    p: *const f64,
-    ldp: usize,
-    c: *mut f64,
-    ldc: usize,
+/// `X ← X D⁻ᵀ` for the `r × w` panel `X` below the factored diagonal block `D` (lower
+/// triangular): in column slices of `SLICE`, each slice first loses the contribution of the
+/// slices already solved (a product on the packed kernel, which carries most of the flops),
+/// then is solved against its own small triangle by faer.
+fn solve_panel(
+    d: faer::MatRef<'_, f64>,
+    mut x: MatMut<'_, f64>,
     par: Par,
     packed_b: &mut Vec<f64>,
 ) {
-    debug_assert!(k <= KC);
+    const SLICE: usize = 64;
+    let (r, w) = (x.nrows(), x.ncols());
+    if r == 0 {
+        return;
+    }
+    let (ldx, ldd) = (x.col_stride() as usize, d.col_stride() as usize);
+    let mut c0 = 0;
+    while c0 < w {
+        let s = SLICE.min(w - c0);
+        if c0 > 0 {
+            let xp = x.as_mut().as_ptr_mut();
+            // SAFETY: X[:, ..c0] (r × c0) and X[:, c0..c0 + s] are disjoint column ranges of the
+            // r × w panel (unit row stride, column stride ldx); D[c0.., ..c0] is s × c0 inside
+            // the w × w block (unit row stride, column stride ldd); the kernel was checked to be
+            // available by the caller of `cholesky_in_place`.
+            unsafe {
+                update(
+                    Update {
+                        m: r,
+                        n: s,
+                        k: c0,
+                        lower: false,
+                    },
+                    (xp.cast_const(), ldx),
+                    (d.as_ptr().add(c0), ldd),
+                    (xp.add(c0 * ldx), ldx),
+                    par,
+                    packed_b,
+                );
+            }
+        }
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            d.submatrix(c0, c0, s, s),
+            x.as_mut().subcols_mut(c0, s).transpose_mut(),
+            par,
+        );
+        c0 += s;
+    }
+}
+
+/// Sizes of one product update `C ← C − A Bᵀ`: `C` is `m × n`, `A` is `m × k`, `B` is `n × k`;
+/// with `lower` (and `m = n`) only the tiles that meet the lower triangle of `C` are computed.
+#[derive(Clone, Copy)]
+struct Update {
+    m: usize,
+    n: usize,
+    k: usize,
+    lower: bool,
+}
+
+/// `C ← C − A Bᵀ` (see [`Update`]) for column-major blocks given as (pointer, column stride).
+///
+/// # Safety
+/// Each pointer must address a block of the size given by `size` with unit row stride and the
+/// given column stride; `C` must not overlap `A` or `B`; `k ≤ KC`; the CPU must support AVX2
+/// and FMA.
+unsafe fn update(
+    size: Update,
+    (a, lda): (*const f64, usize),
+    (b, ldb): (*const f64, usize),
+    (c, ldc): (*mut f64, usize),
+    par: Par,
+    packed_b: &mut Vec<f64>,
+) {
+    let Update { m, n, k, lower } = size;
+    debug_assert!(k <= KC && (!lower || m == n));
     packed_b.clear();
-    packed_b.resize(r.div_ceil(NR) * NR * k, 0.0);
-    // SAFETY: `p` is r × k with column stride ldp (caller).
-    unsafe { pack_b(p, ldp, r, k, packed_b) };
+    packed_b.resize(n.div_ceil(NR) * NR * k, 0.0);
+    // SAFETY: `b` is n × k with column stride ldb (caller).
+    unsafe { pack_b(b, ldb, n, k, packed_b) };
     let bp: &[f64] = packed_b;
-    let blocks = r.div_ceil(MC);
+    let blocks = m.div_ceil(MC);
     let c = Shared(c);
-    let p = Shared(p.cast_mut());
+    let a = Shared(a.cast_mut());
     let task = |block: usize, packed_a: &mut Vec<f64>| {
-        let (c, p) = (c, p);
+        let (c, a) = (c, a);
         let i0 = block * MC;
-        let mc = MC.min(r - i0);
+        let mc = MC.min(m - i0);
         packed_a.clear();
         packed_a.resize(mc.div_ceil(MR) * MR * k, 0.0);
-        // SAFETY: rows i0..i0 + mc of the panel exist (i0 + mc ≤ r).
-        unsafe { pack_a(p.0.add(i0), ldp, mc, k, packed_a) };
-        // Column tiles up to the last row of this block: the lower triangle and the diagonal.
-        let last = i0 + mc;
+        // SAFETY: rows i0..i0 + mc of A exist (i0 + mc ≤ m).
+        unsafe { pack_a(a.0.add(i0), lda, mc, k, packed_a) };
+        // With `lower`, column tiles only up to the last row of this block.
+        let last = if lower { (i0 + mc).min(n) } else { n };
         let mut j0 = 0;
         while j0 < last {
-            let cols = NR.min(r - j0);
+            let cols = NR.min(n - j0);
             let mut ir = 0;
             while ir < mc {
                 let rows = MR.min(mc - ir);
-                if i0 + ir + rows > j0 {
+                if !lower || i0 + ir + rows > j0 {
                     // SAFETY: the tile (i0 + ir .. + rows, j0 .. + cols) lies inside C; the
                     // packed slices hold k steps of MR and NR values; AVX2/FMA per the caller.
                     unsafe {
