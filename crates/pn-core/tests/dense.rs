@@ -92,6 +92,46 @@ fn large_cholesky_reconstructs_on_one_and_several_threads() {
     );
 }
 
+/// Large triangular solves (the blocked path: order ≥ 1024, ≥ 24 right-hand sides) against
+/// plain forward substitution, for a column-major factor and for the transpose of a row-major
+/// upper-triangular one, on one thread and on the global pool.
+#[test]
+fn large_lower_triangular_solve_equals_forward_substitution() {
+    let (n, m) = (1030, 29);
+    let mut r = rng(13);
+    let mut lower = randn(&mut r, n, n) / (n as f64).sqrt();
+    for i in 0..n {
+        lower[[i, i]] = 1.0 + lower[[i, i]].abs();
+        for j in i + 1..n {
+            lower[[i, j]] = 0.0;
+        }
+    }
+    let b = randn(&mut r, n, m);
+    let mut reference = b.clone();
+    for c in 0..m {
+        for i in 0..n {
+            let s: f64 = (0..i).map(|j| lower[[i, j]] * reference[[j, c]]).sum();
+            reference[[i, c]] = (reference[[i, c]] - s) / lower[[i, i]];
+        }
+    }
+    let mut column_major = Array2::zeros((n, n).f());
+    column_major.assign(&lower);
+    let upper = lower.t().to_owned(); // row-major storage of Lᵀ
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    for x in [
+        one.install(|| {
+            dense::solve_triangular(column_major.view(), b.view(), Triangle::Lower, false)
+        }),
+        dense::solve_triangular(column_major.view(), b.view(), Triangle::Lower, false),
+        dense::solve_triangular(upper.view(), b.view(), Triangle::Upper, true),
+    ] {
+        assert_allclose(&x.unwrap(), &reference, 1e-10, 1e-10);
+    }
+}
+
 #[test]
 fn cholesky_owned_rejects_bad_input() {
     let a = array![[4.0, 2.0, 0.0], [2.0, 2.0, 3.0], [0.0, 3.0, 1.0]];

@@ -35,6 +35,8 @@ const MC: usize = 96;
 const NB: usize = KC;
 /// Below this order faer's recursive factorisation is as fast and the blocking does not pay.
 pub(super) const MIN_ORDER: usize = 4 * NB;
+/// Fewest right-hand sides for which the blocked triangular solve pays (a tile is `NR` wide).
+pub(super) const MIN_COLUMNS: usize = 4 * NR;
 
 /// Whether this CPU can run the kernel.
 pub(super) fn available() -> bool {
@@ -85,7 +87,7 @@ pub(super) fn cholesky_in_place(mut a: MatMut<'_, f64>, par: Par) -> Result<(), 
                         lower: true,
                     },
                     (panel, lda),
-                    (panel, lda),
+                    (panel, 1, lda),
                     (trailing, lda),
                     par,
                     &mut packed_b,
@@ -95,6 +97,52 @@ pub(super) fn cholesky_in_place(mut a: MatMut<'_, f64>, par: Par) -> Result<(), 
         j += w;
     }
     Ok(())
+}
+
+/// `X ← L⁻¹ X` for the `n × n` lower-triangular, column-major `l` and the `n × m` column-major
+/// `x` (both with unit row stride): in row slices of `NB`, each slice is solved against its
+/// diagonal block (faer) and then removed from the rows below it by one product on the packed
+/// kernel, which carries all but `O(n · NB · m)` of the `n² m` flops.
+///
+/// The caller guarantees [`available`].
+pub(super) fn solve_lower_in_place(l: faer::MatRef<'_, f64>, mut x: MatMut<'_, f64>, par: Par) {
+    let (n, m) = (x.nrows(), x.ncols());
+    debug_assert!(l.nrows() == n && l.row_stride() == 1 && x.row_stride() == 1);
+    let (ldl, ldx) = (l.col_stride() as usize, x.col_stride() as usize);
+    let mut packed_b = Vec::new();
+    let mut i0 = 0;
+    while i0 < n {
+        let s = NB.min(n - i0);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            l.submatrix(i0, i0, s, s),
+            x.as_mut().subrows_mut(i0, s),
+            par,
+        );
+        let r = n - i0 - s;
+        if r > 0 {
+            let xp = x.as_mut().as_ptr_mut();
+            // SAFETY: L[i0 + s.., i0..i0 + s] is r × s inside `l` (unit row stride, column
+            // stride ldl); X[i0..i0 + s, :]ᵀ is m × s with row stride ldx and column stride 1;
+            // the rows X[i0 + s.., :] written are disjoint from the rows i0..i0 + s read; the
+            // kernel is available (caller).
+            unsafe {
+                update(
+                    Update {
+                        m: r,
+                        n: m,
+                        k: s,
+                        lower: false,
+                    },
+                    (l.as_ptr().add(i0 * ldl + i0 + s), ldl),
+                    (xp.add(i0).cast_const(), ldx, 1),
+                    (xp.add(i0 + s), ldx),
+                    par,
+                    &mut packed_b,
+                );
+            }
+        }
+        i0 += s;
+    }
 }
 
 /// A raw pointer that may be shared between the tasks of one update: each task writes a
@@ -140,7 +188,7 @@ fn solve_panel(
                         lower: false,
                     },
                     (xp.cast_const(), ldx),
-                    (d.as_ptr().add(c0), ldd),
+                    (d.as_ptr().add(c0), 1, ldd),
                     (xp.add(c0 * ldx), ldx),
                     par,
                     packed_b,
@@ -166,16 +214,17 @@ struct Update {
     lower: bool,
 }
 
-/// `C ← C − A Bᵀ` (see [`Update`]) for column-major blocks given as (pointer, column stride).
+/// `C ← C − A Bᵀ` (see [`Update`]) for column-major `A` and `C` given as (pointer, column
+/// stride) and `B` given as (pointer, row stride, column stride).
 ///
 /// # Safety
-/// Each pointer must address a block of the size given by `size` with unit row stride and the
-/// given column stride; `C` must not overlap `A` or `B`; `k ≤ KC`; the CPU must support AVX2
-/// and FMA.
+/// Each pointer must address a block of the size given by `size` (`A` and `C` with unit row
+/// stride and the given column stride, `B` with the given strides); `C` must not overlap `A` or
+/// `B`; `k ≤ KC`; the CPU must support AVX2 and FMA.
 unsafe fn update(
     size: Update,
     (a, lda): (*const f64, usize),
-    (b, ldb): (*const f64, usize),
+    (b, b_rs, b_cs): (*const f64, usize, usize),
     (c, ldc): (*mut f64, usize),
     par: Par,
     packed_b: &mut Vec<f64>,
@@ -184,8 +233,8 @@ unsafe fn update(
     debug_assert!(k <= KC && (!lower || m == n));
     packed_b.clear();
     packed_b.resize(n.div_ceil(NR) * NR * k, 0.0);
-    // SAFETY: `b` is n × k with column stride ldb (caller).
-    unsafe { pack_b(b, ldb, n, k, packed_b) };
+    // SAFETY: `b` is n × k with strides (b_rs, b_cs) (caller).
+    unsafe { pack_b(b, b_rs, b_cs, n, k, packed_b) };
     let bp: &[f64] = packed_b;
     let blocks = m.div_ceil(MC);
     let c = Shared(c);
@@ -263,21 +312,19 @@ unsafe fn pack_a(a: *const f64, lda: usize, mc: usize, k: usize, out: &mut [f64]
     }
 }
 
-/// Pack `nc` rows × `k` columns of the column-major `b` into `NR`-row micro-panels (the same
-/// layout as [`pack_a`] with `NR` rows).
+/// Pack `nc` rows × `k` columns of `b` (row stride `rs`, column stride `cs`) into `NR`-row
+/// micro-panels (the same layout as [`pack_a`] with `NR` rows).
 ///
 /// # Safety
-/// `b` must point to an `nc × k` block with unit row stride and column stride `ldb`.
-unsafe fn pack_b(b: *const f64, ldb: usize, nc: usize, k: usize, out: &mut [f64]) {
+/// `b` must point to an `nc × k` block with the given strides.
+unsafe fn pack_b(b: *const f64, rs: usize, cs: usize, nc: usize, k: usize, out: &mut [f64]) {
     for (q, panel) in out.chunks_exact_mut(NR * k).enumerate() {
         let rows = NR.min(nc - q * NR);
         for (t, dst) in panel.chunks_exact_mut(NR).enumerate() {
-            // SAFETY: row q·NR + i < nc and column t < k are inside the block.
-            let col = unsafe { b.add(t * ldb + q * NR) };
             for (i, d) in dst.iter_mut().enumerate() {
                 *d = if i < rows {
-                    // SAFETY: as above.
-                    unsafe { *col.add(i) }
+                    // SAFETY: row q·NR + i < nc and column t < k are inside the block.
+                    unsafe { *b.add((q * NR + i) * rs + t * cs) }
                 } else {
                     0.0
                 };

@@ -139,6 +139,16 @@ pub(super) fn solve_triangular(
         let par = par_for(t.nrows() * t.nrows() * x.ncols());
         let mut xv = x.view_mut();
         let xf = faer_from_ndarray_mut(&mut xv);
+        #[cfg(target_arch = "x86_64")]
+        if lower
+            && tf.row_stride() == 1
+            && t.nrows() >= super::blocked::MIN_ORDER
+            && xf.ncols() >= super::blocked::MIN_COLUMNS
+            && super::blocked::available()
+        {
+            super::blocked::solve_lower_in_place(tf, xf, par);
+            return x;
+        }
         if lower {
             faer::linalg::triangular_solve::solve_lower_triangular_in_place(tf, xf, par);
         } else {
