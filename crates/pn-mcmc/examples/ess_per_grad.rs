@@ -3,9 +3,10 @@
 //! 1000), several seeds, with what explains it: gradients spent in warm-up, mean leapfrog steps
 //! per draw, the adapted step size, the mean acceptance statistic, how far the adapted metric's
 //! diagonal is from the true variances (max over coordinates of |log(M⁻¹ᵢᵢ / Var xᵢ)|, median
-//! over chains; only where the sampled coordinates' variances are known), and whether the
-//! answer is right (every reported mean within 5 MCSE and sd within 10 % of the truth, where
-//! known).
+//! over chains; only where the sampled coordinates' variances are known), whether the answer is
+//! right (every reported mean within 5 MCSE and sd within 10 % of the truth, where known), the
+//! largest relative error of a reported sd, and the number of warnings of the summary.
+//! `WARMUP` in the environment sets the warm-up length (1000).
 //!
 //! ```text
 //! cargo run --release -p pn-mcmc --example ess_per_grad -- [SEEDS [DELTA [TARGETS [METRICS [SCHEDULES]]]]]
@@ -54,8 +55,12 @@ fn main() {
     };
     let metrics = list(arg(4), &["diag", "diag-grad", "dense"]);
     let schedules = list(arg(5), &["stan", "continuous"]);
+    let warmup: usize = std::env::var("WARMUP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
     println!(
-        "target,metric,schedule,seed,min_ess_bulk,grad_total,grad_warmup,grad_sampling,ess_per_grad_total,ess_per_grad_sampling,seconds,ess_per_second,divergences,steps_per_draw,step_size,mean_accept,metric_log_error,valid"
+        "target,metric,schedule,seed,min_ess_bulk,grad_total,grad_warmup,grad_sampling,ess_per_grad_total,ess_per_grad_sampling,seconds,ess_per_second,divergences,steps_per_draw,step_size,mean_accept,metric_log_error,valid,worst_sd_error,warnings"
     );
     for name in &targets {
         let m = models::model(name).unwrap();
@@ -79,7 +84,7 @@ fn main() {
                     other => panic!("unknown schedule {other}"),
                 };
                 for seed in 0..seeds {
-                    let run = RunOptions::default().seed(seed);
+                    let run = RunOptions::default().seed(seed).warmup(warmup);
                     let adapt = AdaptOptions::default()
                         .metric(metric)
                         .schedule(schedule)
@@ -99,6 +104,14 @@ fn main() {
                             z.abs() < 5.0 && (sd(x) / t.sd[i] - 1.0).abs() < 0.1
                         })
                     });
+                    // The largest relative error of a reported sd.
+                    let sd_err = m.truth.as_ref().map_or(f64::NAN, |t| {
+                        let rep = m.report(&fit).unwrap();
+                        (0..rep.dim())
+                            .map(|i| sd(rep.param(i)) / t.sd[i] - 1.0)
+                            .fold(0.0, |a: f64, e| if e.abs() > a.abs() { e } else { a })
+                    });
+                    let warnings = fit.warnings().len();
                     let diag = fit.diagnostics();
                     let total = diag.grad_evals as f64;
                     let sampling = fit.stats.n_steps.iter().sum::<usize>() as f64;
@@ -118,7 +131,7 @@ fn main() {
                         )
                     });
                     println!(
-                        "{name},{label},{sched},{seed},{ess:.0},{total},{},{sampling},{:.4},{:.4},{secs:.3},{:.0},{},{:.2},{:.4},{:.3},{metric_err:.3},{}",
+                        "{name},{label},{sched},{seed},{ess:.0},{total},{},{sampling},{:.4},{:.4},{secs:.3},{:.0},{},{:.2},{:.4},{:.3},{metric_err:.3},{},{sd_err:.3},{warnings}",
                         total - sampling,
                         ess / total,
                         ess / sampling,
