@@ -1,6 +1,7 @@
 //! Hamiltonian Monte Carlo: the Euclidean metric, the leapfrog integrator, NUTS (multinomial
-//! sampling with the generalised no-U-turn criterion, as in Stan) and static HMC, and Stan's
-//! warm-up (dual-averaging step size, windowed metric adaptation).
+//! sampling with the generalised no-U-turn criterion, as in Stan) and static HMC, and the
+//! warm-up: dual averaging of the step size, and metric adaptation on Stan's windows or on the
+//! continuous schedule.
 
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -674,7 +675,7 @@ pub(crate) enum Trajectory {
     },
 }
 
-/// One chain of NUTS or static HMC with Stan's warm-up.
+/// One chain of NUTS or static HMC with its warm-up (dual averaging and metric adaptation).
 pub(crate) struct HmcKernel<'a, T: ?Sized> {
     target: &'a T,
     traj: Trajectory,

@@ -222,8 +222,8 @@ impl NutsOptions {
     }
 }
 
-/// Static HMC: a fixed number of leapfrog steps per draw, with Stan's warm-up of step size
-/// and metric.
+/// Static HMC: a fixed number of leapfrog steps per draw, with the same warm-up of step size
+/// and metric as NUTS ([`AdaptOptions`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct HmcOptions {
