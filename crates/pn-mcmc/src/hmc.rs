@@ -961,6 +961,33 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         Ok(())
     }
 
+    /// One leapfrog step of a trajectory: its energy error (divergence), its multinomial
+    /// weight added to `log_sum_weight`, its acceptance statistic, and the new point as the
+    /// proposal of its one-point subtree. Returns whether the trajectory may go on.
+    fn leaf(
+        &mut self,
+        z: &mut Phase,
+        z_propose: &mut Phase,
+        sign: f64,
+        log_sum_weight: &mut f64,
+    ) -> Result<bool> {
+        let eps = sign * self.eps;
+        self.leapfrog(z, eps)?;
+        self.n_leapfrog += 1;
+        let h = z.hamiltonian();
+        if h - self.h0 > self.max_dh {
+            self.divergent = true;
+        }
+        *log_sum_weight = log_add_exp(*log_sum_weight, self.h0 - h);
+        self.sum_metro += if self.h0 - h > 0.0 {
+            1.0
+        } else {
+            (self.h0 - h).exp()
+        };
+        z_propose.propose_from(z, h);
+        Ok(!self.divergent)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn build_tree<R: Rng + ?Sized>(
         &mut self,
@@ -978,20 +1005,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
     ) -> Result<bool> {
         let d = z.q.len();
         if depth == 0 {
-            let eps = sign * self.eps;
-            self.leapfrog(z, eps)?;
-            self.n_leapfrog += 1;
-            let h = z.hamiltonian();
-            if h - self.h0 > self.max_dh {
-                self.divergent = true;
-            }
-            *log_sum_weight = log_add_exp(*log_sum_weight, self.h0 - h);
-            self.sum_metro += if self.h0 - h > 0.0 {
-                1.0
-            } else {
-                (self.h0 - h).exp()
-            };
-            z_propose.propose_from(z, h);
+            let ok = self.leaf(z, z_propose, sign, log_sum_weight)?;
             p_sharp_beg.copy_from_slice(&z.v);
             p_sharp_end.copy_from_slice(&z.v);
             for i in 0..d {
@@ -999,7 +1013,44 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             }
             p_beg.copy_from_slice(&z.p);
             p_end.copy_from_slice(&z.p);
-            return Ok(!self.divergent);
+            return Ok(ok);
+        }
+        if depth == 1 {
+            // Two leaves. The three criteria of a merge coincide here (each half is one
+            // point), so one is checked, and each leaf's momentum and velocity are stored
+            // once.
+            let ok = self.leaf(z, z_propose, sign, log_sum_weight)?;
+            p_sharp_beg.copy_from_slice(&z.v);
+            p_beg.copy_from_slice(&z.p);
+            for i in 0..d {
+                rho[i] += z.p[i];
+            }
+            if !ok {
+                return Ok(false);
+            }
+            let lsw_init = *log_sum_weight;
+            let mut lsw_final = f64::NEG_INFINITY;
+            if self.scratch.len() <= 1 {
+                self.scratch.resize_with(2, Scratch::default);
+            }
+            let mut sc = std::mem::take(&mut self.scratch[1]);
+            let z_final = sc.z_final.get_or_insert_with(|| z.clone());
+            let ok = self.leaf(z, z_final, sign, &mut lsw_final)?;
+            p_sharp_end.copy_from_slice(&z.v);
+            p_end.copy_from_slice(&z.p);
+            for i in 0..d {
+                rho[i] += z.p[i];
+            }
+            if ok {
+                let lsw_subtree = log_add_exp(lsw_init, lsw_final);
+                *log_sum_weight = lsw_subtree;
+                if lsw_final > lsw_subtree || rng.random::<f64>() < (lsw_final - lsw_subtree).exp()
+                {
+                    std::mem::swap(z_propose, z_final);
+                }
+            }
+            self.scratch[1] = sc;
+            return Ok(ok && no_u_turn(p_sharp_beg, p_sharp_end, rho));
         }
         // Buffers of this depth, reused across transitions (the recursion below uses only
         // smaller depths, so taking them out of `self` is safe).
