@@ -27,7 +27,7 @@ for _alias, _value in [("Inf", np.inf), ("NaN", np.nan), ("infty", np.inf), ("fl
     if not hasattr(np, _alias):
         setattr(np, _alias, _value)
 PN = sys.argv[1]
-REPS = 5
+REPS = 7
 
 
 def genz_gaussian(x, a, u):
@@ -45,7 +45,7 @@ def emukit_bq(x, y, d, ell, fit):
     from emukit.quadrature.measures import LebesgueMeasure
     from emukit.quadrature.methods import VanillaBayesianQuadrature
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     gpy = GPy.models.GPRegression(X=x, Y=y[:, None], kernel=GPy.kern.RBF(input_dim=d, lengthscale=ell, variance=1.0, ARD=True))
     gpy.Gaussian_noise.constrain_fixed(1e-10)
     if fit:
@@ -55,7 +55,7 @@ def emukit_bq(x, y, d, ell, fit):
     model = BaseGaussianProcessGPy(kern=qk, gpy_model=gpy)
     vbq = VanillaBayesianQuadrature(base_gp=model, X=x, Y=y[:, None])
     m, v = vbq.integrate()
-    return time.perf_counter() - t, float(m), float(np.sqrt(max(v, 0.0)))
+    return time.perf_counter() - t, time.process_time() - c, float(m), float(np.sqrt(max(v, 0.0)))
 
 
 def probnum_bq(x, y, d, ell):
@@ -63,11 +63,11 @@ def probnum_bq(x, y, d, ell):
     from probnum.quad.integration_measures import LebesgueMeasure
     from probnum.randprocs.kernels import ExpQuad
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     k = ExpQuad(input_shape=(d,), lengthscales=ell)
     meas = LebesgueMeasure(domain=(np.zeros(d), np.ones(d)), input_dim=d)
     belief, _ = bayesquad_from_data(nodes=x, fun_evals=y, kernel=k, measure=meas)
-    return time.perf_counter() - t, float(belief.mean), float(belief.std)
+    return time.perf_counter() - t, time.process_time() - c, float(belief.mean), float(belief.std)
 
 
 def main():
@@ -94,19 +94,21 @@ def main():
                     ("emukit_fitted", lambda: emukit_bq(x, y, d, ell, True)),
                     ("probnum_fixed", lambda: probnum_bq(x, y, d, ell)),
                 ]:
-                    ts, m, s = [], None, None
+                    ts, cs, m, s = [], [], None, None
                     for _ in range(REPS):
-                        t, m, s = f()
+                        t, c, m, s = f()
                         ts.append(t)
+                        cs.append(c)
                     if not (np.isfinite(m) and abs(m - tr) < abs(tr)):
                         print(f"# {name} d={d} n={n}: answer {m} vs truth {tr} rejected", file=sys.stderr)
                         res[name] = None
                         continue
-                    res[name] = {"s": float(np.median(ts)), "mean": m, "std": s}
+                    res[name] = {"s": float(np.median(ts)), "cpu": float(np.mean(cs)), "mean": m, "std": s}
                 rows.append((rnd, res))
     # Report the second round (warm caches on both sides), pn timed in the same round.
-    print("| d | n | pn fixed: ms, |err|, std | emukit fixed: ms, |err|, std | ProbNum fixed: ms, |err|, std | pn fitted: ms, |err|, std | emukit fitted: ms, |err|, std | emukit/pn (fixed, fitted) | ProbNum/pn (fixed) |")
+    print("| d | n | pn fixed: ms, |err|, std | emukit fixed: ms, |err|, std | ProbNum fixed: ms, |err|, std | pn fitted: ms, |err|, std (evals) | emukit fitted: ms, |err|, std | emukit/pn (fixed, fitted) | ProbNum/pn (fixed) |")
     print("|---|---|---|---|---|---|---|---|---|")
+    cpu_rows = []
     for rnd, r in rows:
         if rnd != 1:
             continue
@@ -119,7 +121,16 @@ def main():
         ef, eF, pf = r.get("emukit_fixed"), r.get("emukit_fitted"), r.get("probnum_fixed")
         ratio_e = f"{ef['s'] / p['fixed_s']:.1f}×, {eF['s'] / p['fitted_s']:.1f}×" if ef and eF else "–"
         ratio_p = f"{pf['s'] / p['fixed_s']:.1f}×" if pf else "–"
-        print(f"| {r['d']} | {r['n']} | {cell(p['fixed_s'], p['fixed_mean'], p['fixed_std'])} | {peer('emukit_fixed')} | {peer('probnum_fixed')} | {cell(p['fitted_s'], p['fitted_mean'], p['fitted_std'])} | {peer('emukit_fitted')} | {ratio_e} | {ratio_p} |")
+        print(f"| {r['d']} | {r['n']} | {cell(p['fixed_s'], p['fixed_mean'], p['fixed_std'])} | {peer('emukit_fixed')} | {peer('probnum_fixed')} | {cell(p['fitted_s'], p['fitted_mean'], p['fitted_std'])} ({p['fit_evals']}) | {peer('emukit_fitted')} | {ratio_e} | {ratio_p} |")
+        if ef and eF and pf and p["fixed_cpu_s"] > 0 and p["fitted_cpu_s"] > 0:
+            cpu_rows.append((r["d"], r["n"], p["fixed_cpu_s"], pf["cpu"], ef["cpu"], p["fitted_cpu_s"], eF["cpu"]))
+    print()
+    print("CPU time per call (process/thread CPU time, mean of the round; insensitive to descheduling on a loaded machine):")
+    print()
+    print("| d | n | pn fixed ms | ProbNum fixed ms | emukit fixed ms | pn fitted ms | emukit fitted ms | ProbNum/pn fixed | emukit/pn fixed | emukit/pn fitted |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for d, n, pfc, prc, efc, pFc, eFc in cpu_rows:
+        print(f"| {d} | {n} | {pfc * 1e3:.2f} | {prc * 1e3:.2f} | {efc * 1e3:.2f} | {pFc * 1e3:.2f} | {eFc * 1e3:.1f} | {prc / pfc:.1f}× | {efc / pfc:.1f}× | {eFc / pFc:.1f}× |")
 
 
 if __name__ == "__main__":

@@ -256,6 +256,16 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
         }
         .into());
     }
+    // A short pivoted probe first: when K is numerically low-rank (smooth kernels, many nodes)
+    // it stops after a few dozen steps, O(n·m²), and the full Cholesky, which would fail or fall
+    // below the threshold (the product of its pivots is det K, below the threshold's share),
+    // is never attempted. A probe that runs to its step limit is discarded.
+    if how == Conditioning::Pivoted
+        && n > PROBE_STEPS
+        && let Some(f) = pivoted(k, tol, maxd, PROBE_STEPS)
+    {
+        return Ok(f);
+    }
     if let Some(l) = fastla::cholesky(k) {
         let minp = l.diag().iter().fold(f64::INFINITY, |m, v| m.min(v * v));
         if minp >= tol * maxd {
@@ -289,9 +299,19 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
             delta *= 10.0;
         }
     }
-    // Pivoted (rank-revealing) Cholesky, left-looking, one column of L at a time: column m is
-    // `K[perm[m..], perm[m]] − Σ_c L[m.., c] L[m, c]`, an axpy per earlier column over
-    // contiguous storage; the remaining diagonal is updated as the columns arrive.
+    Ok(pivoted(k, tol, maxd, n).expect("runs to the threshold"))
+}
+
+/// Steps of the pivoted probe in [`factor_with`].
+const PROBE_STEPS: usize = 64;
+
+/// Pivoted (rank-revealing) Cholesky, left-looking, one column of L at a time: column m is
+/// `K[perm[m..], perm[m]] − Σ_c L[m.., c] L[m, c]`, an axpy per earlier column over contiguous
+/// storage; the remaining diagonal is updated as the columns arrive. Stops when the largest
+/// remaining conditional variance is below `tol · maxd`; `None` if `max_steps < n` columns were
+/// taken without reaching that point.
+fn pivoted(k: ArrayView2<'_, f64>, tol: f64, maxd: f64, max_steps: usize) -> Option<Factor> {
+    let n = k.nrows();
     let a = k;
     let mut perm: Vec<usize> = (0..n).collect();
     let mut diag: Vec<f64> = (0..n).map(|i| a[[i, i]]).collect();
@@ -309,6 +329,9 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
             .expect("non-empty");
         if dj < tol * maxd {
             break;
+        }
+        if m == max_steps {
+            return None;
         }
         perm.swap(m, j);
         diag.swap(m, j);
@@ -343,7 +366,7 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
             lk[[i, c]] = colv[i];
         }
     }
-    Ok(Factor {
+    Some(Factor {
         l: lk,
         kept: perm[..m].to_vec(),
         pivoted: true,
@@ -613,5 +636,33 @@ impl BqPosterior {
             out.row_mut(r).assign(&self.nodes.row(i));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod factor_tests {
+    use super::*;
+
+    /// The short pivoted probe returns the same factor as the pivoted factorisation run to the
+    /// threshold, and that factor reproduces K on the kept nodes.
+    #[test]
+    fn probe_equals_the_full_pivoted_factorisation() {
+        let n = 150;
+        let x = Array2::from_shape_fn((n, 1), |(i, _)| ((i as f64) * 0.618_034).fract());
+        let k = QuadKernel::squared_exponential(vec![0.2], 1.0)
+            .unwrap()
+            .matrix(x.view(), x.view())
+            .unwrap();
+        let f = factor_with(k.view(), 1e-13, Conditioning::Pivoted).unwrap();
+        let g = pivoted(k.view(), 1e-13, 1.0, n).unwrap();
+        assert!(f.pivoted && f.kept.len() < PROBE_STEPS);
+        assert_eq!(f.kept, g.kept);
+        assert_eq!(f.l, g.l);
+        let kk = Array2::from_shape_fn((f.kept.len(), f.kept.len()), |(i, j)| {
+            k[[f.kept[i], f.kept[j]]]
+        });
+        pn_core::testing::assert_allclose(&f.l.dot(&f.l.t()), &kk, 1e-12, 1e-12);
+        // With the probe's step limit below the rank, the probe gives up.
+        assert!(pivoted(k.view(), 1e-13, 1.0, 5).is_none());
     }
 }
