@@ -1211,9 +1211,11 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         self.sum_metro = 0.0;
 
         z.energy = self.h0;
-        for w in [&mut *z_fwd, &mut *z_bck, &mut *z_sample, &mut *z_propose] {
-            w.clone_from(z);
-        }
+        // The two ends of the trajectory are integrated in place; the sample needs only what
+        // a proposal carries.
+        z_fwd.clone_from(z);
+        z_bck.clone_from(z);
+        z_sample.take_proposal(z);
         for w in [
             &mut *p_fwd_fwd,
             &mut *p_fwd_bck,
@@ -1242,10 +1244,9 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                 rho_bck.copy_from_slice(rho);
                 p_bck_fwd.copy_from_slice(p_fwd_fwd);
                 ps_bck_fwd.copy_from_slice(ps_fwd_fwd);
-                z.clone_from(z_fwd);
                 let ok = self.build_tree(
                     depth,
-                    z,
+                    z_fwd,
                     z_propose,
                     ps_fwd_bck,
                     ps_fwd_fwd,
@@ -1256,17 +1257,15 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                     &mut lsw_subtree,
                     rng,
                 )?;
-                z_fwd.clone_from(z);
                 ok
             } else {
                 // Extend backward: the old tree becomes the forward subtree.
                 rho_fwd.copy_from_slice(rho);
                 p_fwd_bck.copy_from_slice(p_bck_bck);
                 ps_fwd_bck.copy_from_slice(ps_bck_bck);
-                z.clone_from(z_bck);
                 let ok = self.build_tree(
                     depth,
-                    z,
+                    z_bck,
                     z_propose,
                     ps_bck_fwd,
                     ps_bck_bck,
@@ -1277,7 +1276,6 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                     &mut lsw_subtree,
                     rng,
                 )?;
-                z_bck.clone_from(z);
                 ok
             };
             if !valid {
