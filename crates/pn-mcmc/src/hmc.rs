@@ -1244,7 +1244,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                 rho_bck.copy_from_slice(rho);
                 p_bck_fwd.copy_from_slice(p_fwd_fwd);
                 ps_bck_fwd.copy_from_slice(ps_fwd_fwd);
-                let ok = self.build_tree(
+                self.build_tree(
                     depth,
                     z_fwd,
                     z_propose,
@@ -1256,14 +1256,13 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                     1.0,
                     &mut lsw_subtree,
                     rng,
-                )?;
-                ok
+                )?
             } else {
                 // Extend backward: the old tree becomes the forward subtree.
                 rho_fwd.copy_from_slice(rho);
                 p_fwd_bck.copy_from_slice(p_bck_bck);
                 ps_fwd_bck.copy_from_slice(ps_bck_bck);
-                let ok = self.build_tree(
+                self.build_tree(
                     depth,
                     z_bck,
                     z_propose,
@@ -1275,8 +1274,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                     -1.0,
                     &mut lsw_subtree,
                     rng,
-                )?;
-                ok
+                )?
             };
             if !valid {
                 break;
