@@ -31,8 +31,12 @@
 //!   cubic spline (both tested).
 //! - **WSABI-L** ([`wsabi_l`]) for non-negative integrands, e.g. model evidences
 //!   `∫ likelihood × Gaussian prior`.
-//! - **Baselines in the same terms** ([`rules`]): Monte Carlo, scrambled-Halton QMC, tensor
-//!   Gauss–Legendre / Gauss–Hermite.
+//! - **Baselines in the same terms** ([`rules`]): Monte Carlo, scrambled-Halton and
+//!   scrambled-Sobol' QMC (Joe–Kuo direction numbers, linear matrix scrambling + digital shift),
+//!   tensor Gauss–Legendre / Gauss–Hermite.
+//! - **Lengthscale fitting** ([`fit_lengthscales`]): profile marginal likelihood over the
+//!   log-lengthscales with the output scale in closed form, projected BFGS with exact gradients;
+//!   one Cholesky factorisation and one inverse per evaluation.
 //! - **Test integrands** ([`genz`]): Genz's six families with closed-form integrals, Gaussian
 //!   integrands against Gaussian measures.
 //!
