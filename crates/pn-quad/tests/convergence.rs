@@ -60,9 +60,14 @@ fn error_decreases_with_n_and_beats_monte_carlo() {
 
 #[test]
 fn intervals_are_calibrated_over_random_instances() {
+    // Coverage is reported per family (stderr, `--nocapture`) and asserted in aggregate; the
+    // corner peak is known to be overconfident (a stationary prior on an integrand whose
+    // amplitude changes 100–2000× across the box, see docs/quad.md) and is asserted only not
+    // to be worse than it was measured.
     let mut rng = Pcg64::seed_from_u64(12);
     let (mut inside, mut total, mut z2) = (0usize, 0usize, vec![]);
     for fam in SMOOTH {
+        let (mut fin, mut ftot) = (0usize, 0usize);
         for d in 1..=3usize {
             for r in 0..4u64 {
                 let p = fam.random(d, fam.default_difficulty(d), &mut rng).unwrap();
@@ -71,11 +76,21 @@ fn intervals_are_calibrated_over_random_instances() {
                     let opts = QuadOptions::default().budget(32).design(design).seed(r);
                     let res = integrate(|x| p.eval(x), &p.measure(), &opts).unwrap();
                     let (lo, hi) = res.belief.interval(0.95);
-                    inside += usize::from(lo <= truth && truth <= hi);
+                    let hit = usize::from(lo <= truth && truth <= hi);
+                    inside += hit;
+                    fin += hit;
                     total += 1;
+                    ftot += 1;
                     z2.push(((res.belief.mean - truth) / res.belief.std()).powi(2));
                 }
             }
+        }
+        let c = fin as f64 / ftot as f64;
+        eprintln!("{}: coverage {fin}/{ftot} = {c:.2}", fam.name());
+        if fam == GenzFamily::CornerPeak {
+            assert!(c >= 0.6, "corner peak coverage {c:.2}");
+        } else {
+            assert!(c >= 0.75, "{}: coverage {c:.2}", fam.name());
         }
     }
     let coverage = inside as f64 / total as f64;
