@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MCMC comparisons, each side by side in one run:
-#   pn-mcmc NUTS vs nuts-rs 0.19 (benches/mcmc-peers, a separate Cargo project) on diag100 and
-#   corr10, 4 chains x (1000 + 1000), same seeds -> benches/results/mcmc_vs_nuts_rs.csv
+#   pn-mcmc NUTS (its defaults, Stan's warm-up, the dense metric) vs nuts-rs 0.19 (diagonal /
+#   low-rank; benches/mcmc-peers, a separate Cargo project) on diag100, corr10, funnel-nc and
+#   eight-schools, 4 chains x (1000 + 1000), same seeds -> benches/results/mcmc_vs_nuts_rs.csv
 #   pn's ensemble sampler vs emcee on corr10 -> benches/results/mcmc_vs_emcee.{csv,txt}
 # Run on a quiet machine (nothing compiling). Usage: benches/mcmc_run.sh [SEEDS]
 set -euo pipefail
