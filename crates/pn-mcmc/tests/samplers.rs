@@ -578,12 +578,28 @@ fn bad_input_gives_clear_errors() {
     ));
     // Schedule parameters out of range.
     for (adapt, name) in [
-        (AdaptOptions::default().continuous(1.2, 10, 80, 1.5, 0.15), "early_fraction"),
-        (AdaptOptions::default().continuous(0.3, 10, 80, 1.5, -0.1), "final_fraction"),
-        (AdaptOptions::default().continuous(0.3, 10, 80, 0.5, 0.15), "window_growth"),
-        (AdaptOptions::default().continuous(0.3, 0, 80, 1.5, 0.15), "early_window/main_window"),
+        (
+            AdaptOptions::default().continuous(1.2, 10, 80, 1.5, 0.15),
+            "early_fraction",
+        ),
+        (
+            AdaptOptions::default().continuous(0.3, 10, 80, 1.5, -0.1),
+            "final_fraction",
+        ),
+        (
+            AdaptOptions::default().continuous(0.3, 10, 80, 0.5, 0.15),
+            "window_growth",
+        ),
+        (
+            AdaptOptions::default().continuous(0.3, 0, 80, 1.5, 0.15),
+            "early_window/main_window",
+        ),
     ] {
-        let err = sample(&g, &Sampler::Nuts(NutsOptions::default().adapt(adapt)), &run);
+        let err = sample(
+            &g,
+            &Sampler::Nuts(NutsOptions::default().adapt(adapt)),
+            &run,
+        );
         assert!(
             matches!(&err, Err(Error::InvalidOption { name: n, .. }) if *n == name),
             "{name}: {err:?}"
