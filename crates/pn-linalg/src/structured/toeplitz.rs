@@ -13,8 +13,11 @@ use crate::error::Result;
 use crate::iterative::{CgInfo, CgParams, Control, cg, cg_batch, check_finite};
 
 /// A symmetric Toeplitz matrix `Tᵢⱼ = c_{|i−j|}` plus `σ² I`, stored by its first column.
-/// Products cost `O(n log n)`: `T` is embedded in the circulant matrix of order `2n` with first
-/// column `(c₀, …, c_{n−1}, 0, c_{n−1}, …, c₁)`, which the FFT diagonalises.
+/// Products cost `O(n log n)`: `T` is embedded in a circulant matrix of order `m ≥ 2n − 1` with
+/// first column `(c₀, …, c_{n−1}, 0, …, 0, c_{n−1}, …, c₁)`, which the FFT diagonalises; `m` is
+/// the smallest 5-smooth number (`2ᵃ3ᵇ5ᶜ`) at least `2n`, so the FFTs never fall back to the slow
+/// algorithms for large prime factors (`2n = 63 246 = 2·3·83·127` made CG 10× slower per
+/// product than at `n = 10⁴`).
 #[derive(Clone)]
 pub struct Toeplitz {
     col: Array1<f64>,
@@ -48,7 +51,7 @@ impl Toeplitz {
         }
         check_finite("first_column", first_column.iter())?;
         let n = first_column.len();
-        let m = 2 * n;
+        let m = smooth_size(2 * n);
         let mut planner = FftPlanner::<f64>::new();
         let forward = planner.plan_fft_forward(m);
         let inverse = planner.plan_fft_inverse(m);
@@ -113,6 +116,23 @@ impl Toeplitz {
     }
 }
 
+/// The smallest `2ᵃ3ᵇ5ᶜ ≥ n`.
+fn smooth_size(n: usize) -> usize {
+    let mut m = n.max(1);
+    loop {
+        let mut r = m;
+        for p in [2, 3, 5] {
+            while r.is_multiple_of(p) {
+                r /= p;
+            }
+        }
+        if r == 1 {
+            return m;
+        }
+        m += 1;
+    }
+}
+
 fn check_regular(x: ArrayView1<'_, f64>) -> Result<()> {
     if x.is_empty() {
         return Err(pn_core::Error::Empty { what: "x" }.into());
@@ -144,7 +164,7 @@ impl LinearOperator for Toeplitz {
     }
     fn matvec(&self, x: ArrayView1<'_, f64>) -> Array1<f64> {
         let n = self.col.len();
-        let m = 2 * n;
+        let m = self.spectrum.len();
         let mut buf = vec![Complex::new(0.0, 0.0); m];
         for (b, &v) in buf.iter_mut().zip(x.iter()) {
             b.re = v;
