@@ -89,31 +89,6 @@ impl Prior1d {
         s
     }
 
-    /// The local error variance of derivative `k` (preconditioned, unit diffusion): the variance
-    /// the process noise of one step leaves in `X̄ₖ` after the noise-free observation
-    /// `h̄ · X̄ = y`, `Q̄ₖₖ − (Q̄ h̄ᵀ)ₖ² / (h̄ Q̄ h̄ᵀ)` with `Q̄ = L̄_Q L̄_Qᵀ` — the variance of the
-    /// error of the *corrected* step from an exact start.
-    pub(crate) fn local_var(&self, hb: &[f64], k: usize) -> f64 {
-        let n = self.n;
-        let mut s = 0.0;
-        let mut g = 0.0;
-        let mut qkk = 0.0;
-        for c in 0..n {
-            let u: f64 = (c..n).map(|i| hb[i] * self.lq[i * n + c]).sum();
-            s += u * u;
-            if c <= k {
-                let l = self.lq[k * n + c];
-                g += l * u;
-                qkk += l * l;
-            }
-        }
-        if s > 0.0 {
-            (qkk - g * g / s).max(0.0)
-        } else {
-            qkk
-        }
-    }
-
     /// Predict one block: `m̄⁻ = Ā T⁻¹ m`, `L̄⁻` with `L̄⁻ L̄⁻ᵀ = Ā L̄ L̄ᵀ Āᵀ + σ² L̄_Q L̄_Qᵀ`
     /// where `L̄ = T⁻¹ L`. Inputs in original coordinates, outputs preconditioned.
     pub(crate) fn predict_block(

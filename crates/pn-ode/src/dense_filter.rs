@@ -41,11 +41,6 @@ pub(crate) struct Attempt {
     pub(crate) sigma2: f64,
     /// `√(H Q Hᵀ)ᵢᵢ` for unit diffusion: the predicted residual's standard deviations.
     pub(crate) sd: Vec<f64>,
-    /// The local error standard deviations for unit diffusion, `o · d` entries (derivatives
-    /// `k < o`, derivative-major, original coordinates): what the process noise of one step
-    /// leaves in `x⁽ᵏ⁾` after conditioning on the linearised residual,
-    /// `√diag(Q − Q Hᵀ (H Q Hᵀ)⁻¹ H Q)` — the error of the corrected step from an exact start.
-    pub(crate) local_sd: Vec<f64>,
 }
 
 impl DenseFilter {
@@ -153,36 +148,7 @@ impl DenseFilter {
             .map(|i| self.mbar[o * d + i] * self.p[o] - fx[i])
             .collect();
         let sigma2 = chol_solve_norm2(&mut s, d, &z) / d as f64;
-        // Local error of the corrected step: with C = Eₖ (L̄_Q ⊗ I) (row (k, i) has lq[k, c] at
-        // column (c, i)), var = diag(C Cᵀ) − ‖L⁻¹ B Cᵀ‖² column-wise, S = L Lᵀ (now in `s`).
-        let mut local_sd = vec![0.0; o * d];
-        let mut g = vec![0.0; d];
-        for k in 0..o {
-            let qkk: f64 = (0..=k).map(|c| lq[k * q1 + c] * lq[k * q1 + c]).sum();
-            for i in 0..d {
-                // g = B Cᵀ[:, (k, i)]: g[r] = Σ_{c ≤ k} lq[k, c] B[r, (c, i)], then L⁻¹ g.
-                let mut acc = 0.0;
-                for r in 0..d {
-                    let mut v: f64 = (0..=k).map(|c| lq[k * q1 + c] * b[r * w + c * d + i]).sum();
-                    for l in 0..r {
-                        v -= s[r * d + l] * g[l];
-                    }
-                    g[r] = v / s[r * d + r];
-                    acc += g[r] * g[r];
-                }
-                let var = if acc.is_finite() {
-                    (qkk - acc).max(0.0)
-                } else {
-                    qkk
-                };
-                local_sd[k * d + i] = self.p[k] * var.sqrt();
-            }
-        }
-        Attempt {
-            sigma2,
-            sd,
-            local_sd,
-        }
+        Attempt { sigma2, sd }
     }
 
     /// Accept the step: predict the factor with diffusion `σ²`, condition on the linearised

@@ -25,17 +25,16 @@
 //! double-counted variance partly makes up for (measured: with the rescaling its final χ² rises
 //! to 10²–10⁴ on oscillatory problems, without it to 1–10³).
 //!
-//! **Step control.** The local error estimate of the EK1 is `eᵢ = hᵒ σ̂ √(H Q Hᵀ)ᵢᵢ` (the
-//! residual is in units of `x⁽ᵒ⁾`; the factor `hᵒ` puts it in units of `x`, as in
-//! ProbNumDiffEq.jl). The EK0 uses the error of the *corrected* step: the standard deviation
-//! that the calibrated process noise of one step leaves in `x` (and `x'` for second-order
-//! problems) after conditioning on the residual, `σ̂ √(Q − Q Hᵀ (H Q Hᵀ)⁻¹ H Q)ₓₓ` — about
-//! 10–30× smaller than the predicted residual for `q = 2…5`, which halves the EK0's steps at
-//! equal final error. (For the EK1 the corrected-step estimate misses linearisation errors:
-//! with it, ROBER's first step leaves y₂ at −8·10⁻⁴ unnoticed and the solve diverges.) Its
-//! scaled RMS norm `‖e / (atol + rtol·max(|xᵢ|, |x̃ᵢ|))‖` decides acceptance (`≤ 1`), and the
-//! next step is `h · clamp(0.9 · err^{−0.7/(q+1)} · err_prev^{0.4/(q+1)}, 0.2, 10)` — a PI
-//! controller (Gustafsson, 1991) for a local error of order `q + 1`.
+//! **Step control.** The local error estimate is `eᵢ = hᵒ σ̂ √(H Q Hᵀ)ᵢᵢ` (the residual is in
+//! units of `x⁽ᵒ⁾`; the factor `hᵒ` puts it in units of `x`, as in ProbNumDiffEq.jl), its scaled
+//! RMS norm `‖e / (atol + rtol·max(|xᵢ|, |x̃ᵢ|))‖` decides acceptance (`≤ 1`), and the next step
+//! is `h · clamp(0.9 · err^{−0.7/(q+1)} · err_prev^{0.4/(q+1)}, 0.2, 10)` — a PI controller
+//! (Gustafsson, 1991) for a local error of order `q + 1`. (The standard deviation that one
+//! step's process noise leaves in `x` *after* the update, `σ̂ √(Q − Q Hᵀ (H Q Hᵀ)⁻¹ H Q)ₓₓ`, is
+//! 10–30× smaller for `q = 2…5`; measured as the step-size criterion it halved the steps at equal
+//! tolerance but not at equal error — the EK0's actual local errors are about `hᵒ |z|`, since its
+//! update leaves `x' = f(x̂⁻)` at the *predicted* `x` — and on ROBER it let the EK1's first step
+//! leave y₂ at −8·10⁻⁴ unnoticed, after which the solve diverged.)
 
 use std::sync::Arc;
 
@@ -328,8 +327,6 @@ struct BlockEngine {
     p: Vec<f64>,
     mbar: Vec<f64>,
     jdiag: Vec<f64>,
-    /// Local error variances of the corrected step for unit diffusion (`o · d`).
-    local_var: Vec<f64>,
     /// `h̄ⱼ Q̄ h̄ⱼᵀ` per coordinate.
     hqh: Vec<f64>,
     /// Local diffusions `zⱼ² / (h̄ⱼ Q̄ h̄ⱼᵀ)`.
@@ -528,7 +525,6 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                     p: vec![0.0; m],
                     mbar: vec![0.0; n],
                     jdiag: vec![0.0; o * d],
-                    local_var: vec![0.0; o * d],
                     hqh: vec![0.0; d],
                     sigma2: vec![0.0; d],
                     fx: vec![0.0; d],
@@ -939,27 +935,16 @@ impl DenseEngine {
             }
         }
         let att = self.filter.measure(fx.as_slice().expect("contiguous"));
-        let x_prev = &self.filter.mean[..o * d];
+        let x_prev = &self.filter.mean[..d];
         let sigma = att.sigma2.sqrt();
         let mut acc = 0.0;
-        let count = if self.ek1 {
-            // EK1: the predicted residual's standard deviation, times hᵒ (units of x).
-            for i in 0..d {
-                let sc = opts.atol + opts.rtol * x_prev[i].abs().max(x[i].abs());
-                let e = h.powi(o as i32) * sigma * att.sd[i] / sc;
-                acc += e * e;
-            }
-            d
-        } else {
-            // EK0: the local error of the corrected step.
-            for (r, sd) in att.local_sd.iter().enumerate() {
-                let sc = opts.atol + opts.rtol * x_prev[r].abs().max(x[r].abs());
-                let e = sigma * sd / sc;
-                acc += e * e;
-            }
-            o * d
-        };
-        let err = (acc / count as f64).sqrt();
+        for i in 0..d {
+            let sc = opts.atol + opts.rtol * x_prev[i].abs().max(x[i].abs());
+            // The residual lives in units of x' (x''); hᵒ · (its std) is the local error in x.
+            let e = h.powi(o as i32) * sigma * att.sd[i] / sc;
+            acc += e * e;
+        }
+        let err = (acc / d as f64).sqrt();
         self.sigma2 = att.sigma2;
         Ok((err, att.sigma2))
     }
@@ -1036,38 +1021,20 @@ impl BlockEngine {
             self.sigma2[j] = z * z / s;
             mean_sigma2 += self.sigma2[j] / d as f64;
             self.hqh[j] = s;
-            // The local error variance of the corrected step (unit diffusion), for x⁽ᵏ⁾, k < o.
-            for k in 0..o {
-                self.local_var[k * d + j] = p[k] * p[k] * self.prior.local_var(&hb, k);
-            }
         }
-        let x_prev = &self.state.mean[..o * d];
-        let s2 = |j: usize| {
-            if self.per_dimension {
+        let x_prev = &self.state.mean[..d];
+        let mut acc = 0.0;
+        for j in 0..d {
+            let sc = opts.atol + opts.rtol * x_prev[j].abs().max(x[j].abs());
+            let s2 = if self.per_dimension {
                 self.sigma2[j]
             } else {
                 mean_sigma2
-            }
-        };
-        let mut acc = 0.0;
-        let count = if self.kind == Kind::DiagonalEk1 {
-            // Diagonal EK1: the predicted residual's standard deviation, times hᵒ.
-            for j in 0..d {
-                let sc = opts.atol + opts.rtol * x_prev[j].abs().max(x[j].abs());
-                let e = h.powi(o as i32) * (s2(j) * self.hqh[j]).sqrt() / sc;
-                acc += e * e;
-            }
-            d
-        } else {
-            // EK0: the local error of the corrected step.
-            for (r, var) in self.local_var.iter().enumerate() {
-                let sc = opts.atol + opts.rtol * x_prev[r].abs().max(x[r].abs());
-                let e = (s2(r % d) * var).sqrt() / sc;
-                acc += e * e;
-            }
-            o * d
-        };
-        Ok(((acc / count as f64).sqrt(), mean_sigma2))
+            };
+            let e = h.powi(o as i32) * (s2 * self.hqh[j]).sqrt() / sc;
+            acc += e * e;
+        }
+        Ok(((acc / d as f64).sqrt(), mean_sigma2))
     }
 
     /// The observation row of coordinate `j` in preconditioned coordinates.

@@ -100,15 +100,15 @@ fn ek1_final_errors_lie_inside_the_chi2_band_on_the_non_stiff_catalogue() {
 
 #[test]
 fn ek0_final_errors_lie_inside_the_chi2_band_on_the_dissipative_problems() {
-    // The EK0 meets the band where errors are damped (logistic, Lotka–Volterra,
-    // FitzHugh–Nagumo); on rotations (rigid body, Pleiades, Van der Pol) it is overconfident —
-    // see docs/ode.md.
+    // The EK0 meets the band (17/18) on the logistic, Lotka–Volterra and FitzHugh–Nagumo; on
+    // the rigid body, Pleiades, Lorenz and Van der Pol at tight tolerances it is overconfident
+    // and on SIR underconfident — see docs/ode.md.
     let (inside, total, report) = band_count(
         Method::Ek0,
         &["lotka-volterra", "fitzhugh-nagumo", "logistic"],
     );
     assert!(
-        10 * inside >= 8 * total,
+        10 * inside >= 9 * total,
         "{inside}/{total} inside the band:\n{report}"
     );
 }
