@@ -14,7 +14,7 @@ use std::time::Instant;
 use plotters::prelude::*;
 use pn_mcmc::models::{self, Model, NAMES};
 use pn_mcmc::{
-    Control, EnsembleOptions, Fit, HmcOptions, MetricKind, NutsOptions, Progress, RunOptions,
+    AdaptOptions, Control, EnsembleOptions, Fit, HmcOptions, MetricKind, NutsOptions, Progress, RunOptions,
     RwmOptions, Sampler, SliceOptions, sample_with_observer,
 };
 use serde_json::{Value, json};
@@ -25,12 +25,13 @@ use crate::error::{CliError, Result};
 /// The sampler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SamplerArg {
-    /// NUTS with a diagonal metric (Stan's default).
+    /// NUTS with a diagonal metric from draws and gradients, re-estimated throughout warm-up
+    /// (pn-mcmc's default; nutpie's scheme).
     Nuts,
     /// NUTS with a dense metric: for strongly correlated targets.
     NutsDense,
-    /// NUTS with a diagonal metric from draws and gradients (nutpie's estimate): cheaper warm-up.
-    NutsGrad,
+    /// NUTS with Stan's warm-up exactly: windowed diagonal metric from the draws' variances.
+    NutsStan,
     /// Static HMC (20 leapfrog steps, jittered step size).
     Hmc,
     /// Adaptive random-walk Metropolis (Haario).
@@ -112,7 +113,12 @@ impl SamplerArg {
         match self {
             Self::Nuts => Sampler::Nuts(nuts),
             Self::NutsDense => Sampler::Nuts(nuts.metric(MetricKind::Dense)),
-            Self::NutsGrad => Sampler::Nuts(nuts.metric(MetricKind::DiagGrad)),
+            Self::NutsStan => Sampler::Nuts(
+                NutsOptions::default()
+                    .max_depth(args.max_depth)
+                    .adapt(AdaptOptions::stan())
+                    .target_accept(args.target_accept),
+            ),
             Self::Hmc => {
                 let o = HmcOptions::default();
                 let adapt = o.adapt.clone().target_accept(args.target_accept);
@@ -127,7 +133,7 @@ impl SamplerArg {
         match self {
             Self::Nuts => "nuts",
             Self::NutsDense => "nuts-dense",
-            Self::NutsGrad => "nuts-grad",
+            Self::NutsStan => "nuts-stan",
             Self::Hmc => "hmc",
             Self::Rwm => "rwm",
             Self::Slice => "slice",
