@@ -26,6 +26,7 @@ Usage: benches/.venv/bin/python benches/gp_gpytorch_cg.py [--reps 2] [--threads 
 Writes benches/results/gp_gpytorch_cg.json.
 """
 import argparse
+import gc
 import json
 import os
 import platform
@@ -100,7 +101,12 @@ def gpytorch_mean(x, y, xs, rank, tol):
         t0 = time.perf_counter()
         mean = model(xs).mean
         seconds = time.perf_counter() - t0
-    return mean.numpy(), seconds, list(_cg_iterations)
+    mean = mean.numpy().copy()
+    # GPyTorch modules hold reference cycles: without a collection every fresh model keeps its
+    # 3.2 GB kernel matrix alive (the first version of this script ran out of memory).
+    del model, likelihood
+    gc.collect()
+    return mean, seconds, list(_cg_iterations)
 
 
 def run_pn(threads):
@@ -133,7 +139,7 @@ def main():
             for row in run_pn(threads):
                 if row.get("method") != "PCG, stored K":
                     continue
-                row.update(rep=rep, total_s=row["assemble_s"] + row["precond_s"] + row["solve_s"] + row["predict_s"])
+                row.update(rep=rep, load=os.getloadavg(), total_s=row["assemble_s"] + row["precond_s"] + row["solve_s"] + row["predict_s"])
                 records.append(row)
                 print(
                     f"pn        threads {threads} rank {row['rank']} tol {row['rtol']:.0e}: "
@@ -154,13 +160,16 @@ def main():
                     iterations=its,
                     rmse=rmse(mean),
                     max_dev_rel=dev,
+                    load=os.getloadavg(),
                 )
                 records.append(rec)
+                save(records, [], rmse(exact))
                 print(
                     f"gpytorch  threads {threads} rank {rank} tol {tol:.0e}: {seconds:.2f} s, "
                     f"{its} it, rmse {rec['rmse']:.5f}, dev {dev:.1e}",
                     file=sys.stderr,
                 )
+    save(records, [], rmse(exact))
     summary = []
     for threads in args.threads:
         for rank, tol in CONFIGS:
@@ -189,6 +198,12 @@ def main():
                 )
             )
             print(json.dumps(summary[-1]))
+    save(records, summary, rmse(exact))
+    print(f"wrote {OUT}", file=sys.stderr)
+
+
+def save(records, summary, exact_rmse):
+    """Write everything measured so far (also after every GPyTorch run)."""
     OUT.write_text(
         json.dumps(
             dict(
@@ -200,7 +215,7 @@ def main():
                     cpu_count=os.cpu_count(),
                     load_average_at_end=os.getloadavg(),
                 ),
-                exact_rmse=rmse(exact),
+                exact_rmse=exact_rmse,
                 summary=summary,
                 records=records,
             ),
@@ -208,7 +223,6 @@ def main():
         )
         + "\n"
     )
-    print(f"wrote {OUT}", file=sys.stderr)
 
 
 if __name__ == "__main__":

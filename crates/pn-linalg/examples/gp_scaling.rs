@@ -419,6 +419,11 @@ fn plot(out: &str, rows: &[Row]) -> Res<()> {
             "Toeplitz FFT + CG (mean only)",
             GREEN,
         ),
+        (
+            "pn-filter general smoother",
+            "state space via pn-filter's general priors",
+            RGBColor(120, 120, 120),
+        ),
     ];
     let (xlo, xhi) = (700.0f64, 1.5e6f64);
     let meds: Vec<f64> = rows.iter().map(|r| median(r.seconds.clone())).collect();
