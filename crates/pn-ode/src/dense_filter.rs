@@ -33,6 +33,9 @@ pub(crate) struct DenseFilter {
     fx: Vec<f64>,
     lbar: Vec<f64>,
     hrow: Vec<f64>,
+    /// The last accepted step's correction of `x, …, x^{(o−1)}` by the update (original
+    /// coordinates, `o · d`): how far conditioning moved the extrapolated solution.
+    pub(crate) x_correction: Vec<f64>,
 }
 
 /// What an attempted step measured.
@@ -68,6 +71,7 @@ impl DenseFilter {
             fx: vec![0.0; d],
             lbar: vec![0.0; n * n],
             hrow: vec![0.0; n],
+            x_correction: vec![0.0; order * d],
         })
     }
 
@@ -210,6 +214,9 @@ impl DenseFilter {
                 y
             })
             .collect();
+        for (c, m) in self.x_correction.iter_mut().zip(&self.mbar) {
+            *c = *m;
+        }
         let mut maha = 0.0;
         for (i, &y) in y.iter().enumerate() {
             let h = &mut self.hrow;
@@ -227,6 +234,9 @@ impl DenseFilter {
             if gain.s > 0.0 {
                 maha += r * r / gain.s;
             }
+        }
+        for (r, c) in self.x_correction.iter_mut().enumerate() {
+            *c = (self.mbar[r] - *c) * self.p[r / d];
         }
         for i in 0..q1 {
             for j in 0..d {

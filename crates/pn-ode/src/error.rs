@@ -46,6 +46,22 @@ pub enum Error {
         /// The estimated `ρ(∂f/∂x) · (t₁ − t₀)`.
         span: f64,
     },
+    /// With [`Calibration::Global`](crate::Calibration::Global) or
+    /// [`Calibration::Fixed`](crate::Calibration::Fixed), the update kept moving the extrapolated
+    /// solution by more than the tolerance however small the step: the one diffusion does not fit
+    /// the problem's local diffusions (which can span many orders of magnitude, e.g. close
+    /// encounters in n-body problems), the carried covariance dominates the prediction, and the
+    /// filter mean drifts away from the solution. Use [`Calibration::Dynamic`](crate::Calibration::Dynamic).
+    #[error(
+        "the filter with one diffusion for all steps breaks down at t = {t}: the update moved the solution by {correction:.1e}× the tolerance however small the step; use Calibration::Dynamic"
+    )]
+    CalibrationBreakdown {
+        /// Where the solver stopped.
+        t: f64,
+        /// The update's correction of the solution in units of the tolerances (RMS) at the
+        /// last try.
+        correction: f64,
+    },
     /// Invalid solver input (initial value, time span, tolerances…).
     #[error("invalid input: {what} = {value}: {reason}")]
     InvalidInput {

@@ -86,8 +86,18 @@ pub enum Calibration {
     /// quasi-maximum-likelihood factor.
     Dynamic,
     /// One quasi-maximum-likelihood value for the whole solve, applied at the end.
+    ///
+    /// The filter runs with one diffusion for all steps. Where the local diffusions span many
+    /// orders of magnitude (close encounters in n-body problems, fast transients) the carried
+    /// covariance then dominates the prediction and the update moves the solution by more than
+    /// the exact-start error estimate assumes; the filter mean can drift far from the solution
+    /// while that estimate stays below 1 (Pleiades: final error 1.7e9 at `rtol = atol = 1e-5`).
+    /// With adaptive steps the dense methods (EK1, dense EK0) therefore also check the update's
+    /// correction of the extrapolated solution (RMS in units of the tolerances, at most 10),
+    /// retry the step smaller, and return [`Error::CalibrationBreakdown`] when this keeps
+    /// failing. The block-diagonal methods do not check this yet.
     Global,
-    /// A fixed diffusion `σ²`.
+    /// A fixed diffusion `σ²` (the same correction check as [`Calibration::Global`]).
     Fixed(f64),
 }
 
@@ -265,6 +275,17 @@ pub struct StepInfo {
     pub diffusion: f64,
 }
 
+/// The largest correction of the extrapolated solution by an update (RMS, in units of the
+/// tolerances) that a step with one diffusion for all steps may make: the exact-start error
+/// estimate bounds it near 1 when the carried covariance is negligible; beyond this the step is
+/// retried with a smaller one.
+const CORRECTION_LIMIT: f64 = 10.0;
+
+/// Consecutive rejections by the correction check after which a solve with one diffusion
+/// gives up with [`Error::CalibrationBreakdown`] (each shrinks the step by at least 0.9, at most
+/// 0.2).
+const MAX_CORRECTION_REJECTS: usize = 12;
+
 /// The number of accepted steps after which the EK0 checks for stiffness (and again when
 /// `max_steps` is reached).
 const STIFF_CHECK_AT: usize = 10_000;
@@ -284,6 +305,8 @@ pub struct OdeFilter<'a, F: VectorField> {
     t_end: f64,
     h: f64,
     err_prev: f64,
+    /// Consecutive rejections by the correction check (global or fixed diffusion).
+    correction_rejects: usize,
     stats: Stats,
     x: Array1<f64>,
     fx: Array1<f64>,
@@ -542,6 +565,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             t_end: t1,
             h: h.min(t1 - t0),
             err_prev: 1.0,
+            correction_rejects: 0,
             stats,
             x: Array1::zeros(o * d),
             fx: Array1::zeros(d),
@@ -656,9 +680,28 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             };
             let calibration = self.opts.calibration;
             match &mut self.engine {
-                Engine::Dense(e) => e.accept(t_new, calibration),
+                Engine::Dense(e) => {
+                    // With a diffusion not matched to the step (global or fixed), the carried
+                    // covariance can dominate the prediction, and the update then moves the
+                    // solution by more than the exact-start error estimate assumes: check the
+                    // actual correction and retry with a smaller step (see `Calibration::Global`).
+                    let check = adaptive && calibration != Calibration::Dynamic;
+                    let xcorr = e.accept(t_new, calibration, check.then_some(&self.opts));
+                    if let Some(c) = xcorr
+                        && c > CORRECTION_LIMIT
+                    {
+                        self.stats.rejected += 1;
+                        self.correction_rejects += 1;
+                        if self.correction_rejects >= MAX_CORRECTION_REJECTS {
+                            return Err(Error::CalibrationBreakdown { t, correction: c });
+                        }
+                        self.h = h * (0.9 * (c / CORRECTION_LIMIT).powf(-1.0 / k)).clamp(0.2, 0.9);
+                        continue;
+                    }
+                }
                 Engine::Block(e) => e.accept(t_new, calibration),
             }
+            self.correction_rejects = 0;
             self.save_between(t_new, prev.map(|p| (t, p)))?;
             self.t = t_new;
             self.stats.steps += 1;
@@ -949,18 +992,43 @@ impl DenseEngine {
         Ok((err, att.sigma2))
     }
 
-    fn accept(&mut self, t_new: f64, calibration: Calibration) {
+    /// Accept the attempted step. With `check`, first measure the update's correction of the
+    /// extrapolated `x, …, x^{(o−1)}` in units of the tolerances (RMS, like the error
+    /// estimate); when it exceeds [`CORRECTION_LIMIT`] the step is undone and the measure returned.
+    fn accept(
+        &mut self,
+        t_new: f64,
+        calibration: Calibration,
+        check: Option<&Options>,
+    ) -> Option<f64> {
         let diffusion = match calibration {
             Calibration::Dynamic => self.sigma2.max(f64::MIN_POSITIVE),
             Calibration::Global => 1.0,
             Calibration::Fixed(s) => s,
         };
+        let backup = check.map(|_| (self.filter.mean.clone(), self.filter.chol.clone()));
+        let maha = self.filter.accept(diffusion);
+        if let (Some(opts), Some((mean, chol))) = (check, backup) {
+            let xc = &self.filter.x_correction;
+            let mut acc = 0.0;
+            for (i, c) in xc.iter().enumerate() {
+                let sc = opts.atol + opts.rtol * mean[i].abs().max(self.filter.mean[i].abs());
+                acc += (c / sc).powi(2);
+            }
+            let xcorr = (acc / xc.len() as f64).sqrt();
+            if xcorr.is_nan() || xcorr > CORRECTION_LIMIT {
+                self.filter.mean = mean;
+                self.filter.chol = chol;
+                return Some(if xcorr.is_nan() { f64::INFINITY } else { xcorr });
+            }
+        }
         self.sigma2_used = diffusion;
-        self.mahalanobis_sum += self.filter.accept(diffusion);
+        self.mahalanobis_sum += maha;
         if let Some(stored) = &mut self.stored {
             stored.push((t_new, self.filter.belief()));
             self.diffusions.push(diffusion);
         }
+        None
     }
 }
 
