@@ -14,8 +14,8 @@ use std::time::Instant;
 use plotters::prelude::*;
 use pn_mcmc::models::{self, Model, NAMES};
 use pn_mcmc::{
-    AdaptOptions, Control, EnsembleOptions, Fit, HmcOptions, MetricKind, NutsOptions, Progress, RunOptions,
-    RwmOptions, Sampler, SliceOptions, sample_with_observer,
+    AdaptOptions, Control, EnsembleOptions, Fit, HmcOptions, MetricKind, NutsOptions, Progress,
+    RunOptions, RwmOptions, Sampler, SliceOptions, sample_with_observer,
 };
 use serde_json::{Value, json};
 
