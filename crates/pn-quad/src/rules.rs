@@ -107,8 +107,18 @@ where
 {
     check_n(n)?;
     let u = halton_scrambled(n, measure.dim(), rng)?;
+    equal_weights(&mut f, measure, u)
+}
+
+/// The equal-weight rule `mass · (1/n) Σ f(xᵢ)` on unit-cube points `u` (one per row) mapped to
+/// the measure.
+fn equal_weights<F>(f: &mut F, measure: &Measure, u: Array2<f64>) -> Result<RuleEstimate>
+where
+    F: FnMut(ArrayView1<'_, f64>) -> f64,
+{
+    let n = u.nrows();
     let x = measure.from_unit_cube(u.view());
-    let y = evaluate(&mut f, x.view(), 0)?;
+    let y = evaluate(f, x.view(), 0)?;
     let mass = measure.total_mass();
     Ok(finish(x, Array1::from_elem(n, mass / n as f64), y, None))
 }
@@ -145,10 +155,7 @@ where
 {
     check_n(n)?;
     let u = sobol_scrambled(n, measure.dim(), rng)?;
-    let x = measure.from_unit_cube(u.view());
-    let y = evaluate(&mut f, x.view(), 0)?;
-    let mass = measure.total_mass();
-    Ok(finish(x, Array1::from_elem(n, mass / n as f64), y, None))
+    equal_weights(&mut f, measure, u)
 }
 
 /// The first `n` points of the Halton sequence in `(0, 1)ᵈ` (`d ≤ 32`), scrambled by an
