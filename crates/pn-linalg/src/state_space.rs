@@ -301,6 +301,30 @@ fn small_cholesky(a: &[f64], k: usize, l: &mut [f64]) {
     }
 }
 
+/// `out ← tria([G L, Z])`: the lower-triangular square root of `G L Lᵀ Gᵀ + Z Zᵀ` for row-major
+/// `d × d` matrices, built in the `d × 2d` scratch `pre` (`v`: scratch of length `≥ 2d`).
+fn sqrt_product_plus(
+    g: &[f64],
+    l: &[f64],
+    z: &[f64],
+    d: usize,
+    pre: &mut [f64],
+    v: &mut [f64],
+    out: &mut [f64],
+) {
+    let cols = 2 * d;
+    for i in 0..d {
+        for j in 0..d {
+            pre[i * cols + j] = (0..d).map(|r| g[i * d + r] * l[r * d + j]).sum();
+            pre[i * cols + d + j] = z[i * d + j];
+        }
+    }
+    tria(pre, d, cols, v);
+    for i in 0..d {
+        out[i * d..(i + 1) * d].copy_from_slice(&pre[i * cols..i * cols + d]);
+    }
+}
+
 /// `tria`: overwrite the row-major `rows × cols` matrix `m` (`cols ≥ rows`) by `[L 0]`, `L`
 /// lower triangular with a non-negative diagonal and `L Lᵀ = M Mᵀ`, by Householder reflections
 /// applied from the right. `v` is scratch of length `≥ cols`.
@@ -439,19 +463,7 @@ impl Model {
         for i in 0..d {
             w.mean[i] = (0..d).map(|j| w.a[i * d + j] * m[j]).sum();
         }
-        let cols = 2 * d;
-        for i in 0..d {
-            for j in 0..d {
-                w.pre[i * cols + j] = (0..d).map(|r| w.a[i * d + r] * l[r * d + j]).sum();
-                w.pre[i * cols + d + j] = w.lq[i * d + j];
-            }
-        }
-        tria(&mut w.pre, d, cols, &mut w.v);
-        for i in 0..d {
-            for j in 0..d {
-                w.chol[i * d + j] = w.pre[i * cols + j];
-            }
-        }
+        sqrt_product_plus(&w.a, l, &w.lq, d, &mut w.pre, &mut w.v, &mut w.chol);
     }
 
     /// The backward kernel `p(x_k | x_{k+1}) = N(G x_{k+1} + g, Z Zᵀ)` of a step `h` from the
@@ -512,20 +524,10 @@ impl Model {
         out_l: &mut [f64],
     ) {
         let d = self.d;
-        let cols = 2 * d;
         for i in 0..d {
             out_m[i] = w.offset[i] + (0..d).map(|j| w.gain[i * d + j] * m[j]).sum::<f64>();
-            for j in 0..d {
-                w.pre[i * cols + j] = (0..d).map(|r| w.gain[i * d + r] * l[r * d + j]).sum();
-                w.pre[i * cols + d + j] = w.chol[i * d + j];
-            }
         }
-        tria(&mut w.pre, d, cols, &mut w.v);
-        for i in 0..d {
-            for j in 0..d {
-                out_l[i * d + j] = w.pre[i * cols + j];
-            }
-        }
+        sqrt_product_plus(&w.gain, l, &w.chol, d, &mut w.pre, &mut w.v, out_l);
     }
 
     /// Condition `(m, L)` in place on one scalar observation `y = H x + e`, `e ~ N(0, σ_n²)`

@@ -234,7 +234,7 @@ unsafe fn update(
     packed_b.clear();
     packed_b.resize(n.div_ceil(NR) * NR * k, 0.0);
     // SAFETY: `b` is n × k with strides (b_rs, b_cs) (caller).
-    unsafe { pack_b(b, b_rs, b_cs, n, k, packed_b) };
+    unsafe { pack::<NR>(b, b_rs, b_cs, n, k, packed_b) };
     let bp: &[f64] = packed_b;
     let blocks = m.div_ceil(MC);
     let c = Shared(c);
@@ -246,7 +246,7 @@ unsafe fn update(
         packed_a.clear();
         packed_a.resize(mc.div_ceil(MR) * MR * k, 0.0);
         // SAFETY: rows i0..i0 + mc of A exist (i0 + mc ≤ m).
-        unsafe { pack_a(a.0.add(i0), lda, mc, k, packed_a) };
+        unsafe { pack::<MR>(a.0.add(i0), 1, lda, mc, k, packed_a) };
         // With `lower`, column tiles only up to the last row of this block.
         let last = if lower { (i0 + mc).min(n) } else { n };
         let mut j0 = 0;
@@ -289,42 +289,27 @@ unsafe fn update(
     }
 }
 
-/// Pack `mc` rows × `k` columns of the column-major `a` into `MR`-row micro-panels: panel `q`
-/// holds, for each column `t`, the rows `q·MR .. q·MR + MR` (zero-padded past `mc`).
+/// Pack `rows` rows × `k` columns of `b` (row stride `rs`, column stride `cs`) into `W`-row
+/// micro-panels: panel `q` holds, for each column `t`, the rows `q·W .. q·W + W` (zero-padded
+/// past `rows`). `W = MR` for the left operand, `NR` for the right one.
 ///
 /// # Safety
-/// `a` must point to an `mc × k` block with unit row stride and column stride `lda`.
-unsafe fn pack_a(a: *const f64, lda: usize, mc: usize, k: usize, out: &mut [f64]) {
-    for (q, panel) in out.chunks_exact_mut(MR * k).enumerate() {
-        let rows = MR.min(mc - q * MR);
-        for (t, dst) in panel.chunks_exact_mut(MR).enumerate() {
-            // SAFETY: row q·MR + i < mc and column t < k are inside the block.
-            let col = unsafe { a.add(t * lda + q * MR) };
+/// `b` must point to a `rows × k` block with the given strides.
+unsafe fn pack<const W: usize>(
+    b: *const f64,
+    rs: usize,
+    cs: usize,
+    rows: usize,
+    k: usize,
+    out: &mut [f64],
+) {
+    for (q, panel) in out.chunks_exact_mut(W * k).enumerate() {
+        let valid = W.min(rows - q * W);
+        for (t, dst) in panel.chunks_exact_mut(W).enumerate() {
             for (i, d) in dst.iter_mut().enumerate() {
-                *d = if i < rows {
-                    // SAFETY: as above.
-                    unsafe { *col.add(i) }
-                } else {
-                    0.0
-                };
-            }
-        }
-    }
-}
-
-/// Pack `nc` rows × `k` columns of `b` (row stride `rs`, column stride `cs`) into `NR`-row
-/// micro-panels (the same layout as [`pack_a`] with `NR` rows).
-///
-/// # Safety
-/// `b` must point to an `nc × k` block with the given strides.
-unsafe fn pack_b(b: *const f64, rs: usize, cs: usize, nc: usize, k: usize, out: &mut [f64]) {
-    for (q, panel) in out.chunks_exact_mut(NR * k).enumerate() {
-        let rows = NR.min(nc - q * NR);
-        for (t, dst) in panel.chunks_exact_mut(NR).enumerate() {
-            for (i, d) in dst.iter_mut().enumerate() {
-                *d = if i < rows {
-                    // SAFETY: row q·NR + i < nc and column t < k are inside the block.
-                    unsafe { *b.add((q * NR + i) * rs + t * cs) }
+                *d = if i < valid {
+                    // SAFETY: row q·W + i < rows and column t < k are inside the block.
+                    unsafe { *b.add((q * W + i) * rs + t * cs) }
                 } else {
                     0.0
                 };
