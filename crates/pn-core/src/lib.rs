@@ -36,7 +36,7 @@ mod error;
 mod gaussian;
 pub mod kernels;
 pub mod map;
-mod memory;
+pub mod memory;
 mod operator;
 pub mod testing;
 pub mod validate;

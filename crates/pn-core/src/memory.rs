@@ -9,8 +9,11 @@
 /// Buffers at least this large (in bytes) get the huge-page advice.
 const HUGE_THRESHOLD: usize = 4 << 20;
 
-/// A zeroed `Vec<f64>` of length `len`.
-pub(crate) fn zeroed(len: usize) -> Vec<f64> {
+/// A zeroed `Vec<f64>` of length `len`, with huge-page advice when it is 4 MiB or more.
+///
+/// For buffers that are filled once and read many times (kernel matrices, the per-input states
+/// of a state-space smoother); an empty `Vec` with this capacity is `zeroed(len)` then `clear()`.
+pub fn zeroed(len: usize) -> Vec<f64> {
     let v = vec![0.0f64; len];
     advise_huge(&v);
     v

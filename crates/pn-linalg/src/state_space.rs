@@ -37,6 +37,7 @@
 //! reference.
 
 use ndarray::{Array1, ArrayView1};
+use pn_core::memory::zeroed;
 
 use crate::error::Result;
 
@@ -649,15 +650,16 @@ impl StateSpaceGp {
         if !data.windows(2).all(|w| w[0].0 <= w[1].0) {
             data.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         }
-        let mut times = Vec::with_capacity(data.len());
+        let mut times = zeroed(data.len());
+        times.clear();
         for &(t, _) in &data {
             if times.last() != Some(&t) {
                 times.push(t);
             }
         }
         let nt = times.len();
-        let mut fm = vec![0.0; nt * d];
-        let mut fl = vec![0.0; nt * dd];
+        let mut fm = zeroed(nt * d);
+        let mut fl = zeroed(nt * dd);
         let mut w = Work::new(d);
         let mut lml = 0.0;
         // Forward: filtering beliefs at each distinct input.
@@ -683,8 +685,8 @@ impl StateSpaceGp {
             }
         }
         // Backward: Rauch–Tung–Striebel in square-root form.
-        let mut sm = vec![0.0; nt * d];
-        let mut sl = vec![0.0; nt * dd];
+        let mut sm = zeroed(nt * d);
+        let mut sl = zeroed(nt * dd);
         sm[(nt - 1) * d..].copy_from_slice(&fm[(nt - 1) * d..]);
         sl[(nt - 1) * dd..].copy_from_slice(&fl[(nt - 1) * dd..]);
         for k in (0..nt.saturating_sub(1)).rev() {
@@ -751,8 +753,8 @@ impl StateSpacePosterior {
     /// order of [`inputs`](Self::inputs)), read off the smoothed states in `O(n)`.
     pub fn at_inputs(&self) -> (Array1<f64>, Array1<f64>) {
         let (d, dd) = (self.model.d, self.model.d * self.model.d);
-        let mut mean = Array1::zeros(self.times.len());
-        let mut var = Array1::zeros(self.times.len());
+        let mut mean = Array1::from_vec(zeroed(self.times.len()));
+        let mut var = Array1::from_vec(zeroed(self.times.len()));
         for k in 0..self.times.len() {
             let (m, v) = self.model.observe(
                 &self.smoothed_mean[k * d..(k + 1) * d],
