@@ -97,8 +97,14 @@ fn large_cholesky_reconstructs_on_one_and_several_threads() {
 /// upper-triangular one, on one thread and on the global pool.
 #[test]
 fn large_lower_triangular_solve_equals_forward_substitution() {
-    let (n, m) = (1030, 29);
-    let mut r = rng(13);
+    // 29 columns: one group; 61: split over the threads of a two-thread pool.
+    for m in [29, 61] {
+        large_lower_triangular_solve_case(1030, m);
+    }
+}
+
+fn large_lower_triangular_solve_case(n: usize, m: usize) {
+    let mut r = rng(13 + m as u64);
     let mut lower = randn(&mut r, n, n) / (n as f64).sqrt();
     for i in 0..n {
         lower[[i, i]] = 1.0 + lower[[i, i]].abs();
@@ -121,8 +127,15 @@ fn large_lower_triangular_solve_equals_forward_substitution() {
         .num_threads(1)
         .build()
         .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     for x in [
         one.install(|| {
+            dense::solve_triangular(column_major.view(), b.view(), Triangle::Lower, false)
+        }),
+        two.install(|| {
             dense::solve_triangular(column_major.view(), b.view(), Triangle::Lower, false)
         }),
         dense::solve_triangular(column_major.view(), b.view(), Triangle::Lower, false),

@@ -108,6 +108,29 @@ pub(super) fn cholesky_in_place(mut a: MatMut<'_, f64>, par: Par) -> Result<(), 
 pub(super) fn solve_lower_in_place(l: faer::MatRef<'_, f64>, mut x: MatMut<'_, f64>, par: Par) {
     let (n, m) = (x.nrows(), x.ncols());
     debug_assert!(l.nrows() == n && l.row_stride() == 1 && x.row_stride() == 1);
+    // The columns of X are independent problems: with several threads, each solves its own
+    // group of columns from start to end, without the synchronisation after every row slice
+    // that a parallel product per slice needs (the per-slice version ran only 1.2–1.6× faster
+    // on two threads than on one at n = 8000, m = 500).
+    let threads = match par {
+        Par::Seq => 1,
+        Par::Rayon(t) => t.get(),
+    };
+    let parts = threads.min(m / MIN_COLUMNS);
+    if parts > 1 {
+        fn split(l: faer::MatRef<'_, f64>, x: MatMut<'_, f64>, parts: usize) {
+            if parts == 1 {
+                solve_lower_in_place(l, x, Par::Seq);
+            } else {
+                let left = parts / 2;
+                let mid = x.ncols() * left / parts;
+                let (a, b) = x.split_at_col_mut(mid);
+                rayon::join(|| split(l, a, left), || split(l, b, parts - left));
+            }
+        }
+        split(l, x, parts);
+        return;
+    }
     let (ldl, ldx) = (l.col_stride() as usize, x.col_stride() as usize);
     let mut packed_b = Vec::new();
     let mut i0 = 0;
