@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             .calibration(MatrixBasedCalibration::None)
                             .max_iter(m)
                             .rtol(0.0),
-                        |_, _, _| Control::Continue,
+                        |_| Control::Continue,
                     )
                     .unwrap();
                     (s.belief.mean().to_owned(), s.belief.var().sum())
@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             .calibration(MatrixBasedCalibration::Rayleigh)
                             .max_iter(m)
                             .rtol(0.0),
-                        |_, _, _| Control::Continue,
+                        |_| Control::Continue,
                     )
                     .unwrap();
                     (s.belief.mean().to_owned(), s.belief.var().sum())
@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         a,
                         b.view(),
                         &MatrixBasedParams::default().max_iter(m).rtol(0.0),
-                        |_, _, _| Control::Continue,
+                        |_| Control::Continue,
                     )
                     .unwrap();
                     (s.belief.mean().to_owned(), s.belief.var().sum())

@@ -5,7 +5,7 @@ use pn_core::testing::assert_allclose;
 use pn_linalg::Error;
 use pn_linalg::iterative::{CgParams, Control, cg};
 use pn_linalg::probabilistic::{
-    BayesCgParams, BayesCgPrior, MatrixBasedParams, bayescg, matrix_based,
+    BayesCgParams, BayesCgPrior, MatrixBasedCalibration, MatrixBasedParams, bayescg, matrix_based,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -144,7 +144,7 @@ fn matrix_based_mean_is_cg_and_its_beliefs_reproduce_the_observations() {
         &a,
         b.view(),
         &MatrixBasedParams::default().max_iter(m).rtol(0.0),
-        |_, _, _| Control::Continue,
+        |_| Control::Continue,
     )
     .unwrap();
     assert_eq!(sol.iterations, m);
@@ -174,7 +174,7 @@ fn matrix_based_mean_is_cg_and_its_beliefs_reproduce_the_observations() {
         &a,
         b.view(),
         &MatrixBasedParams::default().rtol(1e-10).max_iter(200),
-        |_, _, _| Control::Continue,
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(full.converged);
@@ -207,7 +207,7 @@ fn reported_uncertainty_matches_the_actual_error() {
                     &a,
                     b.view(),
                     &MatrixBasedParams::default().max_iter(m).rtol(0.0),
-                    |_, _, _| Control::Continue,
+                    |_| Control::Continue,
                 )
                 .unwrap();
                 (s.belief.mean().to_owned(), s.belief.var().sum())
@@ -240,7 +240,7 @@ fn bad_input_gives_errors() {
     assert!(bayescg(&a, array![1.0, f64::NAN].view(), &bp, |_| Control::Continue).is_err());
     assert!(bayescg(&a, array![1.0].view(), &bp, |_| Control::Continue).is_err());
     assert!(
-        matrix_based(&a, array![1.0, f64::INFINITY].view(), &mp, |_, _, _| {
+        matrix_based(&a, array![1.0, f64::INFINITY].view(), &mp, |_| {
             Control::Continue
         })
         .is_err()
@@ -251,7 +251,7 @@ fn bad_input_gives_errors() {
     })
     .unwrap_err();
     assert!(matches!(e, Error::NotPositiveDefinite { .. }), "{e:?}");
-    let e = matrix_based(&indefinite, array![0.0, 1.0].view(), &mp, |_, _, _| {
+    let e = matrix_based(&indefinite, array![0.0, 1.0].view(), &mp, |_| {
         Control::Continue
     })
     .unwrap_err();
@@ -278,4 +278,224 @@ fn bad_input_gives_errors() {
     let z = bayescg(&a, array![0.0, 0.0].view(), &bp, |_| Control::Continue).unwrap();
     assert!(z.belief.mean().iter().all(|&v| v == 0.0));
     let _ = (Axis(0), s![..]);
+}
+
+/// `W ⊛ W` as an `n² × n²` matrix (row-major `vec`: index `i n + j` for `Mᵢⱼ`).
+fn sym_kron(w: &Array2<f64>) -> Array2<f64> {
+    let n = w.nrows();
+    Array2::from_shape_fn((n * n, n * n), |(p, q)| {
+        let (i, j, k, l) = (p / n, p % n, q / n, q % n);
+        0.5 * (w[[i, k]] * w[[j, l]] + w[[i, l]] * w[[j, k]])
+    })
+}
+
+/// Dense Gaussian conditioning of `vec M ~ N(0, Σ)` on `M R = L` (`R`, `L`: `n × m`), with a
+/// pseudo-inverse for the redundant (symmetric) observations. Returns mean and covariance.
+fn condition_on_products(
+    sigma: &Array2<f64>,
+    r: &Array2<f64>,
+    l: &Array2<f64>,
+) -> (Array2<f64>, Array2<f64>) {
+    let (n, m) = r.dim();
+    // Observation (i, c): Σⱼ Mᵢⱼ Rⱼc = Lᵢc.
+    let o = Array2::from_shape_fn((n * m, n * n), |(row, q)| {
+        let (i, c) = (row / m, row % m);
+        let (k, j) = (q / n, q % n);
+        if k == i { r[[j, c]] } else { 0.0 }
+    });
+    let obs = Array1::from_shape_fn(n * m, |row| l[[row / m, row % m]]);
+    let so = sigma.dot(&o.t());
+    let gram = o.dot(&so);
+    let (ev, v) = pn_core::dense::eigh(gram.view()).unwrap();
+    let top = ev.iter().cloned().fold(0.0, f64::max);
+    let inv = ev.mapv(|e| if e > 1e-10 * top { 1.0 / e } else { 0.0 });
+    let pinv = (&v * &inv).dot(&v.t());
+    let mean = so.dot(&pinv.dot(&obs));
+    let cov = sigma - &so.dot(&pinv).dot(&so.t());
+    (mean.into_shape_with_order((n, n)).unwrap(), cov)
+}
+
+#[test]
+fn matrix_based_covariances_are_the_symmetric_kronecker_posterior() {
+    // Brute force at n = 5: condition N(0, W₀ ⊛ W₀) on H Y = S (and A S = Y) by dense
+    // Gaussian conditioning in ℝ²⁵ and compare mean, covariance, bilinear-form variances and
+    // the induced belief over x = H b with the solver's low-rank factors.
+    let mut rng = Pcg64::seed_from_u64(11);
+    let n = 5;
+    let (a, b, _) = problem(n, 30.0, &mut rng);
+    let sol = matrix_based(
+        &a,
+        b.view(),
+        &MatrixBasedParams::default()
+            .max_iter(3)
+            .rtol(0.0)
+            .calibration(MatrixBasedCalibration::Rayleigh),
+        |_| Control::Continue,
+    )
+    .unwrap();
+    assert_eq!(sol.iterations, 3);
+    assert!(
+        (sol.phi - 1.0).abs() > 1e-3,
+        "a non-trivial scale: {}",
+        sol.phi
+    );
+    let (s_, y_) = (&sol.s, &sol.y);
+    let sty = s_.t().dot(y_);
+    let g = pn_core::dense::cholesky(sty.view())
+        .unwrap()
+        .solve_mat(Array2::eye(3).view())
+        .unwrap();
+    let p = Array2::<f64>::eye(n) - s_.dot(&g).dot(&y_.t());
+    for (which, phi) in [(0, sol.phi), (1, 1.0 / sol.phi)] {
+        // H: prior W₀ = S G Sᵀ + φ P Pᵀ (so W₀ Y = S), observe H Y = S.
+        // A: prior W₀ = Y G Yᵀ + φ⁻¹ Pᵀ P (so W₀ S = Y), observe A S = Y.
+        let (l, r, q) = if which == 0 {
+            (s_, y_, p.clone())
+        } else {
+            (y_, s_, p.t().to_owned())
+        };
+        let w0 = l.dot(&g).dot(&l.t()) + q.dot(&q.t()) * phi;
+        let (mean, cov) = condition_on_products(&sym_kron(&w0), r, l);
+        let f = if which == 0 {
+            sol.inverse_covariance_factor()
+        } else {
+            sol.matrix_covariance_factor()
+        };
+        let w = f.to_dense();
+        assert_allclose(&cov, &sym_kron(&w), 1e-7, 1e-9 * phi * phi);
+        assert_allclose(&f.diag(), &w.diag(), 1e-10, 1e-12 * phi);
+        assert!((f.trace() - w.diag().sum()).abs() < 1e-9 * phi);
+        let apply_mean = |v: Array1<f64>| {
+            if which == 0 {
+                sol.inverse_mean_apply(v.view()).unwrap()
+            } else {
+                sol.matrix_mean_apply(v.view()).unwrap()
+            }
+        };
+        for j in 0..n {
+            let mut e = Array1::zeros(n);
+            e[j] = 1.0;
+            assert_allclose(&apply_mean(e.clone()), &mean.column(j), 1e-8, 1e-10);
+            assert_allclose(
+                &f.apply(e.view()).unwrap(),
+                &w.column(j),
+                1e-10,
+                1e-12 * phi,
+            );
+        }
+        for _ in 0..4 {
+            let u = Array1::from_shape_fn(n, |_| rng.sample::<f64, _>(StandardNormal));
+            let v = Array1::from_shape_fn(n, |_| rng.sample::<f64, _>(StandardNormal));
+            let uv = Array1::from_shape_fn(n * n, |k| u[k / n] * v[k % n]);
+            let brute = uv.dot(&cov.dot(&uv));
+            let got = f.bilinear_variance(u.view(), v.view()).unwrap();
+            assert!(
+                (got - brute).abs() <= 1e-7 * brute.abs() + 1e-12,
+                "{got} vs {brute}"
+            );
+            assert!(
+                (f.bilinear(u.view(), v.view()).unwrap() - u.dot(&w.dot(&v))).abs() < 1e-9 * phi
+            );
+        }
+        if which == 0 {
+            // x = H b: Cov(x) = (I ⊗ bᵀ) Cov(vec H) (I ⊗ b).
+            let ob =
+                Array2::from_shape_fn((n, n * n), |(i, q)| if q / n == i { b[q % n] } else { 0.0 });
+            let cx = ob.dot(&cov).dot(&ob.t());
+            assert_allclose(&sol.belief.cov_dense(), &cx, 1e-7, 1e-10 * cx.diag().sum());
+            assert_allclose(&sol.belief.mean(), &mean.dot(&b), 1e-8, 1e-10);
+        }
+    }
+    // Bad input to the factor methods.
+    let f = sol.inverse_covariance_factor();
+    assert!(f.apply(array![1.0].view()).is_err());
+    assert!(
+        f.bilinear_variance(b.view(), array![1.0, 0.0, f64::NAN, 0.0, 0.0].view())
+            .is_err()
+    );
+}
+
+#[test]
+fn matrix_based_observer_sees_the_current_beliefs() {
+    let mut rng = Pcg64::seed_from_u64(12);
+    let (a, b, _) = problem(30, 1e2, &mut rng);
+    let mut seen = Vec::new();
+    let sol = matrix_based(
+        &a,
+        b.view(),
+        &MatrixBasedParams::default()
+            .rtol(0.0)
+            .calibration(MatrixBasedCalibration::None),
+        |st| {
+            assert_eq!(st.actions.ncols(), st.iteration + 1);
+            assert_eq!(st.observations.ncols(), st.iteration + 1);
+            seen.push((
+                st.mean.to_owned(),
+                st.inverse_factor.trace(),
+                st.matrix_factor.trace(),
+            ));
+            if st.iteration == 5 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(sol.iterations, 6);
+    assert_eq!(seen.len(), 6);
+    for (k, (mean, trh, tra)) in seen.iter().enumerate() {
+        let at = matrix_based(
+            &a,
+            b.view(),
+            &MatrixBasedParams::default()
+                .rtol(0.0)
+                .max_iter(k + 1)
+                .calibration(MatrixBasedCalibration::None),
+            |_| Control::Continue,
+        )
+        .unwrap();
+        assert_allclose(mean, &at.belief.mean(), 1e-12, 1e-14);
+        assert!((trh - at.inverse_covariance_factor().trace()).abs() < 1e-9 * trh);
+        assert!((tra - at.matrix_covariance_factor().trace()).abs() < 1e-9 * tra);
+        // The uncertainty about H shrinks: tr W = n − k − 1 ... at least not growing much.
+        assert!(*trh > 0.0);
+    }
+}
+
+#[test]
+fn krylov_delay_zero_is_rejected_before_iterating() {
+    // An indefinite matrix would fail in the first iteration: the parameter error must come
+    // first, and the observer must never run.
+    let indefinite = array![[1.0, 0.0], [0.0, -1.0]];
+    let mut calls = 0;
+    let e = bayescg(
+        &indefinite,
+        array![0.0, 1.0].view(),
+        &BayesCgParams::default().prior(BayesCgPrior::Krylov { delay: 0 }),
+        |_| {
+            calls += 1;
+            Control::Continue
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Core(pn_core::Error::InvalidParameter { name: "delay", .. })
+        ),
+        "{e:?}"
+    );
+    assert_eq!(calls, 0);
+    let e = matrix_based(
+        &array![[2.0, 0.0], [0.0, 1.0]],
+        array![1.0, 1.0].view(),
+        &MatrixBasedParams::default().calibration(MatrixBasedCalibration::Quadrature { steps: 0 }),
+        |_| Control::Continue,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::Core(pn_core::Error::InvalidParameter { .. })),
+        "{e:?}"
+    );
 }

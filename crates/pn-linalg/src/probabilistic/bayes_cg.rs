@@ -160,6 +160,14 @@ where
         }
         None => Array1::zeros(n),
     };
+    if let BayesCgPrior::Krylov { delay: 0 } = params.prior {
+        return Err(pn_core::Error::InvalidParameter {
+            name: "delay",
+            value: 0.0,
+            reason: "the Krylov prior needs at least one extra iteration",
+        }
+        .into());
+    }
     if let BayesCgPrior::Dense(s0) = &params.prior {
         check_len(WHAT, n, s0.nrows())?;
         check_len(WHAT, n, s0.ncols())?;
@@ -252,14 +260,6 @@ where
     let converged = tol_met(&r);
     let (cov, scale) = match &params.prior {
         BayesCgPrior::Krylov { delay } => {
-            if *delay == 0 {
-                return Err(pn_core::Error::InvalidParameter {
-                    name: "delay",
-                    value: 0.0,
-                    reason: "the Krylov prior needs at least one extra iteration",
-                }
-                .into());
-            }
             // Further CG steps on copies: directions and γⱼ = αⱼ ‖rⱼ₋₁‖² = (sᵀr)²/(sᵀAs).
             let (mut xe, mut re, mut se, mut rre) = (x.clone(), r.clone(), s.clone(), rr);
             let mut dirs: Vec<Array1<f64>> = Vec::new();

@@ -22,7 +22,8 @@ pub use bayes_cg::{
     BayesCgInfo, BayesCgParams, BayesCgPrior, BayesCgSolution, BayesCgState, bayescg,
 };
 pub use matrix_based::{
-    MatrixBasedCalibration, MatrixBasedParams, MatrixBasedSolution, matrix_based,
+    MatrixBasedCalibration, MatrixBasedParams, MatrixBasedSolution, MatrixBasedState,
+    SymmetricKroneckerFactor, matrix_based,
 };
 
 use ndarray::{Array1, Array2};
