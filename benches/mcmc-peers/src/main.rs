@@ -144,7 +144,83 @@ fn run_pn(target: &Arc<dyn LogDensity>, seed: u64, adapt: &AdaptOptions) -> Outc
     }
 }
 
+/// CPU time of the whole process in seconds (load-robust, unlike the wall clock).
+fn cpu_seconds() -> f64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid clock id and a valid pointer to a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + 1e-9 * t.tv_nsec as f64
+}
+
+/// `time TARGET REPS`: the CPU time per gradient evaluation of both samplers on one chain each
+/// (rayon on one thread, runs alternating, 1000 + 1000 iterations, seeds 0..REPS), and of the
+/// log-density and gradient call alone. Prints one line per run and the medians.
+fn timing(name: &str, reps: u64) {
+    rayon::ThreadPoolBuilder::new().num_threads(1).build_global().unwrap();
+    let m = models::model(name).unwrap();
+    let d = m.target.dim();
+    let (mut pn_t, mut rs_t) = (Vec::new(), Vec::new());
+    println!("target,sampler,seed,cpu_seconds,gradients,ns_per_gradient,min_ess_bulk");
+    for seed in 0..reps {
+        for peer in ["pn-mcmc", "nuts-rs"] {
+            // TIME_ONLY=pn-mcmc (or nuts-rs) runs one side alone (for a profiler).
+            if std::env::var("TIME_ONLY").is_ok_and(|o| o != peer) {
+                continue;
+            }
+            let t0 = cpu_seconds();
+            let (draws, grads) = if peer == "pn-mcmc" {
+                let run = RunOptions::default().chains(1).warmup(TUNE).draws(DRAWS).seed(seed);
+                let fit = sample(&m.target, &Sampler::Nuts(NutsOptions::default()), &run).unwrap();
+                let g = fit.diagnostics().grad_evals;
+                (fit.draws, g)
+            } else {
+                let mut rng = nuts_rs::rand::rngs::StdRng::seed_from_u64(seed * 1000);
+                let s = DiagNutsSettings { num_tune: TUNE as u64, num_draws: DRAWS as u64, num_chains: 1, seed, ..Default::default() };
+                let mut ch = s.new_chain(0, CpuMath::new(Logp(m.target.clone())), &mut rng).unwrap();
+                ch.set_position(&vec![0.5; d]).unwrap();
+                let mut draws = Array3::zeros((1, DRAWS, d));
+                let mut g = 0;
+                for t in 0..TUNE + DRAWS {
+                    let (x, p) = ch.draw().unwrap();
+                    g += p.num_gradients;
+                    if t >= TUNE {
+                        for i in 0..d {
+                            draws[[0, t - TUNE, i]] = x[i];
+                        }
+                    }
+                }
+                (draws, g)
+            };
+            let secs = cpu_seconds() - t0;
+            let ess = if std::env::var("TIME_ONLY").is_ok() { f64::NAN } else { (0..d).map(|i| ess_bulk(draws.index_axis(ndarray::Axis(2), i))).fold(f64::INFINITY, f64::min) };
+            let ns = 1e9 * secs / grads as f64;
+            if peer == "pn-mcmc" { pn_t.push(ns) } else { rs_t.push(ns) }
+            println!("{name},{peer},{seed},{secs:.4},{grads},{ns:.1},{ess:.0}");
+        }
+    }
+    // The log-density and gradient alone, at a fixed point.
+    let x: Vec<f64> = (0..d).map(|i| 0.1 * (i as f64).sin()).collect();
+    let mut g = vec![0.0; d];
+    let n = 2_000_000 / d.max(1);
+    let t0 = cpu_seconds();
+    let mut acc = 0.0;
+    for _ in 0..n {
+        acc += m.target.logp_and_grad(std::hint::black_box(&x), &mut g);
+    }
+    let ld = 1e9 * (cpu_seconds() - t0) / n as f64;
+    if pn_t.is_empty() || rs_t.is_empty() {
+        return;
+    }
+    let (a, b) = (median(pn_t), median(rs_t));
+    println!("# medians ns/gradient: pn {a:.1}, nuts-rs {b:.1}, ratio pn/nuts-rs {:.3}; log-density+gradient alone {ld:.1} ns ({acc:.1e})", a / b);
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("time") {
+        let name = std::env::args().nth(2).unwrap_or_else(|| "diag100".into());
+        let reps = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+        return timing(&name, reps);
+    }
     let seeds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     // Optional second argument: run only this target.
     let only = std::env::args().nth(2);

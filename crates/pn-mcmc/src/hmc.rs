@@ -43,6 +43,23 @@ impl Metric {
         }
     }
 
+    /// A fresh momentum `p ~ N(0, M)` for the point `z`, with its velocity `v = M⁻¹ p` and
+    /// kinetic energy `½ pᵀ M⁻¹ p`.
+    fn refresh_momentum<R: Rng + ?Sized>(&self, rng: &mut R, z: &mut Phase) {
+        self.sample_momentum(rng, &mut z.p);
+        match self {
+            Metric::Diag { inv } => {
+                // One pass: vᵢ = invᵢ pᵢ and pᵢvᵢ (so ½ pᵀv = ½ Σ zᵢ², but computed from p and v
+                // as everywhere else).
+                for ((v, p), m) in z.v.iter_mut().zip(&z.p).zip(inv) {
+                    *v = m * p;
+                }
+            }
+            Metric::Dense { .. } => self.velocity(&z.p, &mut z.v),
+        }
+        z.kin = 0.5 * dot(&z.p, &z.v);
+    }
+
     /// `p ~ N(0, M)`: diagonal `pᵢ = zᵢ / √invᵢ`; dense `p = L⁻ᵀ z` (so `Cov p = (L Lᵀ)⁻¹`).
     fn sample_momentum<R: Rng + ?Sized>(&self, rng: &mut R, p: &mut [f64]) {
         for pi in p.iter_mut() {
@@ -50,8 +67,10 @@ impl Metric {
         }
         match self {
             Metric::Diag { inv } => {
-                for i in 0..p.len() {
-                    p[i] /= inv[i].sqrt();
+                // A separate pass over the slices (no bounds checks) that compiles to vector
+                // square roots and divisions.
+                for (pi, m) in p.iter_mut().zip(inv) {
+                    *pi /= m.sqrt();
                 }
             }
             Metric::Dense { l, .. } => {
@@ -112,6 +131,9 @@ struct Phase {
     v: Vec<f64>,
     g: Vec<f64>,
     logp: f64,
+    /// The kinetic energy `½ pᵀ M⁻¹ p`, kept up to date with `p` by the leapfrog step and the
+    /// momentum refresh (the hot loop computes it within the second half-kick).
+    kin: f64,
     /// The Hamiltonian recorded when the point became a NUTS proposal (for the energy
     /// statistic; a proposal carries only its position, gradient, log-density and energy).
     energy: f64,
@@ -125,6 +147,7 @@ impl Clone for Phase {
             v: self.v.clone(),
             g: self.g.clone(),
             logp: self.logp,
+            kin: self.kin,
             energy: self.energy,
         }
     }
@@ -136,6 +159,7 @@ impl Clone for Phase {
         self.v.clone_from(&src.v);
         self.g.clone_from(&src.g);
         self.logp = src.logp;
+        self.kin = src.kin;
         self.energy = src.energy;
     }
 }
@@ -160,7 +184,7 @@ impl Phase {
 
 impl Phase {
     fn kinetic(&self) -> f64 {
-        0.5 * dot(&self.p, &self.v)
+        self.kin
     }
     /// `H = −log p(q) + ½ pᵀ M⁻¹ p`; NaN becomes `+∞` (an infinitely bad point).
     fn hamiltonian(&self) -> f64 {
@@ -182,11 +206,27 @@ pub(crate) fn eval_grad<T: LogDensity + ?Sized>(
     if lp == f64::INFINITY {
         return Err(Error::InfiniteLogDensity { x: x.to_vec() });
     }
-    if lp.is_nan() || (lp.is_finite() && g.iter().any(|v| !v.is_finite())) {
+    if lp.is_nan() || (lp.is_finite() && !all_finite(g)) {
         counters.nan_logp += 1;
         return Ok(f64::NAN);
     }
     Ok(lp)
+}
+
+/// Whether every element is finite, in one pass without early exit (vectorised): `xᵢ · 0` is
+/// `0` for finite `xᵢ` and NaN otherwise, so the sum of the products is `0` exactly when all
+/// are finite.
+fn all_finite(x: &[f64]) -> bool {
+    let mut acc = [0.0f64; 4];
+    let c = x.chunks_exact(4);
+    let r = c.remainder();
+    for x in c {
+        for k in 0..4 {
+            acc[k] += x[k] * 0.0;
+        }
+    }
+    let tail: f64 = r.iter().map(|v| v * 0.0).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail == 0.0
 }
 
 fn log_add_exp(a: f64, b: f64) -> f64 {
@@ -286,8 +326,9 @@ fn kick_drift_diag_body(
     }
 }
 
-/// The second half-kick of a leapfrog step and the new velocity under a diagonal metric.
-fn kick_diag(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) {
+/// The second half-kick of a leapfrog step and the new velocity under a diagonal metric;
+/// returns the kinetic energy `½ pᵀv` computed in the same pass.
+fn kick_diag(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
@@ -300,24 +341,123 @@ fn kick_diag(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn kick_diag_avx2(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) {
+fn kick_diag_avx2(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> f64 {
     kick_diag_body(p, v, g, inv, eps)
 }
 
 #[inline(always)]
-fn kick_diag_body(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) {
+fn kick_diag_body(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> f64 {
     let n = p.len();
     let (v, g, inv) = (&mut v[..n], &g[..n], &inv[..n]);
     let h = 0.5 * eps;
-    for i in 0..n {
+    // Eight accumulators of pᵢvᵢ, as in `dot`.
+    let mut acc = [0.0f64; 8];
+    let (pc, vc, gc, ic) = (
+        p.chunks_exact_mut(8),
+        v.chunks_exact_mut(8),
+        g.chunks_exact(8),
+        inv.chunks_exact(8),
+    );
+    let m = n - n % 8;
+    for (((p, v), g), inv) in pc.zip(vc).zip(gc).zip(ic) {
+        for k in 0..8 {
+            p[k] += h * g[k];
+            v[k] = inv[k] * p[k];
+            acc[k] += p[k] * v[k];
+        }
+    }
+    let mut tail = 0.0;
+    for i in m..n {
         p[i] += h * g[i];
         v[i] = inv[i] * p[i];
+        tail += p[i] * v[i];
+    }
+    let s =
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+    0.5 * s
+}
+
+/// `a += b` (a separate function so that the loop compiles without bounds checks).
+#[inline]
+fn add_assign(a: &mut [f64], b: &[f64]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}
+
+/// `out = a + b`.
+#[inline]
+fn add_to(out: &mut [f64], a: &[f64], b: &[f64]) {
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x + y;
+    }
+}
+
+/// Records a leaf's momentum and velocity for the no-U-turn criteria (`p_out = p`,
+/// `p_sharp_out = v`) and adds its momentum to the sum `rho`, in one pass.
+#[inline]
+fn record_leaf(p: &[f64], v: &[f64], p_out: &mut [f64], p_sharp_out: &mut [f64], rho: &mut [f64]) {
+    let n = p.len();
+    let (v, p_out, p_sharp_out, rho) = (
+        &v[..n],
+        &mut p_out[..n],
+        &mut p_sharp_out[..n],
+        &mut rho[..n],
+    );
+    // One fused pass (three copies would read `p` twice).
+    #[allow(clippy::manual_memcpy)]
+    for i in 0..n {
+        p_out[i] = p[i];
+        p_sharp_out[i] = v[i];
+        rho[i] += p[i];
     }
 }
 
 /// The generalised no-U-turn criterion: both end velocities point along the summed momentum.
 fn no_u_turn(p_sharp_minus: &[f64], p_sharp_plus: &[f64], rho: &[f64]) -> bool {
-    dot(p_sharp_plus, rho) > 0.0 && dot(p_sharp_minus, rho) > 0.0
+    let (a, b) = dot2(p_sharp_minus, p_sharp_plus, rho);
+    a > 0.0 && b > 0.0
+}
+
+/// `(aᵀr, bᵀr)` in one pass over `r` (four accumulators each; AVX2 where available).
+fn dot2(a: &[f64], b: &[f64], r: &[f64]) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2, checked just above.
+            return unsafe { dot2_avx2(a, b, r) };
+        }
+    }
+    dot2_body(a, b, r)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot2_avx2(a: &[f64], b: &[f64], r: &[f64]) -> (f64, f64) {
+    dot2_body(a, b, r)
+}
+
+#[inline(always)]
+fn dot2_body(a: &[f64], b: &[f64], r: &[f64]) -> (f64, f64) {
+    let n = r.len().min(a.len()).min(b.len());
+    let (a, b, r) = (&a[..n], &b[..n], &r[..n]);
+    let (mut sa, mut sb) = ([0.0f64; 4], [0.0f64; 4]);
+    let (ca, cb, cr) = (a.chunks_exact(4), b.chunks_exact(4), r.chunks_exact(4));
+    for ((x, y), z) in ca.zip(cb).zip(cr) {
+        for k in 0..4 {
+            sa[k] += x[k] * z[k];
+            sb[k] += y[k] * z[k];
+        }
+    }
+    let (mut ta, mut tb) = (0.0, 0.0);
+    for i in n - n % 4..n {
+        ta += a[i] * r[i];
+        tb += b[i] * r[i];
+    }
+    (
+        (sa[0] + sa[2]) + (sa[1] + sa[3]) + ta,
+        (sb[0] + sb[2]) + (sb[1] + sb[3]) + tb,
+    )
 }
 
 /// Stan's dual averaging of `log ε` towards a target acceptance statistic δ
@@ -637,7 +777,6 @@ struct Scratch {
     rho_final: Vec<f64>,
     /// A sum of momenta for the criteria across the halves.
     tmp: Vec<f64>,
-    z_final: Option<Phase>,
 }
 
 impl Scratch {
@@ -705,10 +844,8 @@ pub(crate) struct HmcKernel<'a, T: ?Sized> {
 /// momenta and momentum sums the no-U-turn criteria need.
 #[derive(Debug, Clone)]
 struct Top {
-    z: Phase,
     z_fwd: Phase,
     z_bck: Phase,
-    z_sample: Phase,
     z_propose: Phase,
     p_fwd_fwd: Vec<f64>,
     p_fwd_bck: Vec<f64>,
@@ -728,10 +865,8 @@ impl Top {
     fn new(z: &Phase) -> Self {
         let v = vec![0.0; z.q.len()];
         Self {
-            z: z.clone(),
             z_fwd: z.clone(),
             z_bck: z.clone(),
-            z_sample: z.clone(),
             z_propose: z.clone(),
             p_fwd_fwd: v.clone(),
             p_fwd_bck: v.clone(),
@@ -807,6 +942,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                 v: vec![0.0; d],
                 g,
                 logp: lp,
+                kin: 0.0,
                 energy: f64::NAN,
             },
             da: DualAveraging::new(adapt),
@@ -911,15 +1047,16 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             z.logp = f64::NEG_INFINITY;
             return Ok(());
         }
-        match &self.metric {
+        z.kin = match &self.metric {
             Metric::Diag { inv } => kick_diag(&mut z.p, &mut z.v, &z.g, inv, eps),
             Metric::Dense { .. } => {
                 for i in 0..d {
                     z.p[i] += 0.5 * eps * z.g[i];
                 }
                 self.metric.velocity(&z.p, &mut z.v);
+                0.5 * dot(&z.p, &z.v)
             }
-        }
+        };
         Ok(())
     }
 
@@ -929,8 +1066,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         let mut direction = 0.0;
         loop {
             let mut z = z_init.clone();
-            self.metric.sample_momentum(rng, &mut z.p);
-            self.metric.velocity(&z.p, &mut z.v);
+            self.metric.refresh_momentum(rng, &mut z);
             let h0 = z.hamiltonian();
             let eps = self.eps;
             self.leapfrog(&mut z, eps)?;
@@ -964,12 +1100,20 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
     /// One leapfrog step of a trajectory: its energy error (divergence), its multinomial
     /// weight added to `log_sum_weight`, its acceptance statistic, and the new point as the
     /// proposal of its one-point subtree. Returns whether the trajectory may go on.
-    fn leaf(
+    ///
+    /// The new subtree's proposal is drawn progressively over its leaves: the leaf with weight
+    /// `w = e^{H₀ − H}` replaces the proposal with probability `w / W`, `W` the sum of the
+    /// weights of the subtree's leaves so far. At the end of the subtree each of its leaves is
+    /// the proposal with probability `wᵢ / W` — the distribution of Stan's recursive
+    /// multinomial choice between the halves of every subtree — but a point is copied into the
+    /// proposal only when it is chosen (≈ ln n times in a subtree of n leaves instead of n).
+    fn leaf<R: Rng + ?Sized>(
         &mut self,
         z: &mut Phase,
         z_propose: &mut Phase,
         sign: f64,
         log_sum_weight: &mut f64,
+        rng: &mut R,
     ) -> Result<bool> {
         let eps = sign * self.eps;
         self.leapfrog(z, eps)?;
@@ -978,14 +1122,18 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         if h - self.h0 > self.max_dh {
             self.divergent = true;
         }
-        *log_sum_weight = log_add_exp(*log_sum_weight, self.h0 - h);
-        self.sum_metro += if self.h0 - h > 0.0 {
-            1.0
-        } else {
-            (self.h0 - h).exp()
-        };
-        z_propose.propose_from(z, h);
-        Ok(!self.divergent)
+        let w = self.h0 - h;
+        let first = *log_sum_weight == f64::NEG_INFINITY;
+        *log_sum_weight = log_add_exp(*log_sum_weight, w);
+        self.sum_metro += if w > 0.0 { 1.0 } else { w.exp() };
+        if self.divergent {
+            // The subtree is discarded.
+            return Ok(false);
+        }
+        if first || rng.random::<f64>() < (w - *log_sum_weight).exp() {
+            z_propose.propose_from(z, h);
+        }
+        Ok(true)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1003,15 +1151,10 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         log_sum_weight: &mut f64,
         rng: &mut R,
     ) -> Result<bool> {
-        let d = z.q.len();
         if depth == 0 {
-            let ok = self.leaf(z, z_propose, sign, log_sum_weight)?;
-            p_sharp_beg.copy_from_slice(&z.v);
+            let ok = self.leaf(z, z_propose, sign, log_sum_weight, rng)?;
+            record_leaf(&z.p, &z.v, p_beg, p_sharp_beg, rho);
             p_sharp_end.copy_from_slice(&z.v);
-            for i in 0..d {
-                rho[i] += z.p[i];
-            }
-            p_beg.copy_from_slice(&z.p);
             p_end.copy_from_slice(&z.p);
             return Ok(ok);
         }
@@ -1019,37 +1162,13 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             // Two leaves. The three criteria of a merge coincide here (each half is one
             // point), so one is checked, and each leaf's momentum and velocity are stored
             // once.
-            let ok = self.leaf(z, z_propose, sign, log_sum_weight)?;
-            p_sharp_beg.copy_from_slice(&z.v);
-            p_beg.copy_from_slice(&z.p);
-            for i in 0..d {
-                rho[i] += z.p[i];
-            }
+            let ok = self.leaf(z, z_propose, sign, log_sum_weight, rng)?;
+            record_leaf(&z.p, &z.v, p_beg, p_sharp_beg, rho);
             if !ok {
                 return Ok(false);
             }
-            let lsw_init = *log_sum_weight;
-            let mut lsw_final = f64::NEG_INFINITY;
-            if self.scratch.len() <= 1 {
-                self.scratch.resize_with(2, Scratch::default);
-            }
-            let mut sc = std::mem::take(&mut self.scratch[1]);
-            let z_final = sc.z_final.get_or_insert_with(|| z.clone());
-            let ok = self.leaf(z, z_final, sign, &mut lsw_final)?;
-            p_sharp_end.copy_from_slice(&z.v);
-            p_end.copy_from_slice(&z.p);
-            for i in 0..d {
-                rho[i] += z.p[i];
-            }
-            if ok {
-                let lsw_subtree = log_add_exp(lsw_init, lsw_final);
-                *log_sum_weight = lsw_subtree;
-                if lsw_final > lsw_subtree || rng.random::<f64>() < (lsw_final - lsw_subtree).exp()
-                {
-                    std::mem::swap(z_propose, z_final);
-                }
-            }
-            self.scratch[1] = sc;
+            let ok = self.leaf(z, z_propose, sign, log_sum_weight, rng)?;
+            record_leaf(&z.p, &z.v, p_end, p_sharp_end, rho);
             return Ok(ok && no_u_turn(p_sharp_beg, p_sharp_end, rho));
         }
         // Buffers of this depth, reused across transitions (the recursion below uses only
@@ -1076,8 +1195,8 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         result
     }
 
-    /// The two half-subtrees of a subtree of depth `depth ≥ 1`, the multinomial choice between
-    /// them, and the no-U-turn checks across and between them.
+    /// The two half-subtrees of a subtree of depth `depth ≥ 1` (whose leaves extend the
+    /// progressive draw of the proposal), and the no-U-turn checks across and between them.
     #[allow(clippy::too_many_arguments)]
     fn build_halves<R: Rng + ?Sized>(
         &mut self,
@@ -1096,8 +1215,8 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
     ) -> Result<bool> {
         let d = z.q.len();
         sc.reset(d);
-        // The first half-subtree.
-        let mut lsw_init = f64::NEG_INFINITY;
+        // The first half-subtree. Both halves add their leaves' weights to the running sum of
+        // the whole new subtree, over which the proposal is drawn progressively (see `leaf`).
         let ok = self.build_tree(
             depth - 1,
             z,
@@ -1108,54 +1227,40 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             p_beg,
             &mut sc.p_init_end,
             sign,
-            &mut lsw_init,
+            log_sum_weight,
             rng,
         )?;
         if !ok {
             return Ok(false);
         }
-        // The second half-subtree. Its proposal slot needs no initial value: every subtree
-        // writes its proposal at its first leaf.
-        let z_final = sc.z_final.get_or_insert_with(|| z.clone());
-        let mut lsw_final = f64::NEG_INFINITY;
+        // The second half-subtree.
         let ok = self.build_tree(
             depth - 1,
             z,
-            z_final,
+            z_propose,
             &mut sc.p_sharp_final_beg,
             p_sharp_end,
             &mut sc.rho_final,
             &mut sc.p_final_beg,
             p_end,
             sign,
-            &mut lsw_final,
+            log_sum_weight,
             rng,
         )?;
         if !ok {
             return Ok(false);
         }
-        // Multinomial choice between the halves.
-        let lsw_subtree = log_add_exp(lsw_init, lsw_final);
-        *log_sum_weight = log_add_exp(*log_sum_weight, lsw_subtree);
-        if lsw_final > lsw_subtree || rng.random::<f64>() < (lsw_final - lsw_subtree).exp() {
-            std::mem::swap(z_propose, z_final);
-        }
-        for i in 0..d {
-            rho[i] += sc.rho_init[i] + sc.rho_final[i];
-        }
+        add_assign(rho, &sc.rho_init);
+        add_assign(rho, &sc.rho_final);
         // The subtree's momentum sum `rho` is `rho_init + rho_final` (it started at zero).
         let mut persist = no_u_turn(p_sharp_beg, p_sharp_end, rho);
         // Across the junction of the halves: the first half plus the second's first point,
         // and the second half plus the first's last point.
         let tmp = &mut sc.tmp;
         tmp.resize(d, 0.0);
-        for i in 0..d {
-            tmp[i] = sc.rho_init[i] + sc.p_final_beg[i];
-        }
+        add_to(tmp, &sc.rho_init, &sc.p_final_beg);
         persist &= no_u_turn(p_sharp_beg, &sc.p_sharp_final_beg, tmp);
-        for i in 0..d {
-            tmp[i] = sc.rho_final[i] + sc.p_init_end[i];
-        }
+        add_to(tmp, &sc.rho_final, &sc.p_init_end);
         persist &= no_u_turn(&sc.p_sharp_init_end, p_sharp_end, tmp);
         Ok(persist)
     }
@@ -1165,13 +1270,12 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         rng: &mut R,
         max_depth: usize,
     ) -> Result<StepInfo> {
-        let d = self.z.q.len();
         // The buffers of the top level, kept between transitions (no allocation per draw).
         let mut b = self
             .top
             .take()
             .unwrap_or_else(|| Box::new(Top::new(&self.z)));
-        let result = self.nuts_transition_with(rng, max_depth, d, &mut b);
+        let result = self.nuts_transition_with(rng, max_depth, &mut b);
         self.top = Some(b);
         result
     }
@@ -1180,14 +1284,11 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         &mut self,
         rng: &mut R,
         max_depth: usize,
-        d: usize,
         b: &mut Top,
     ) -> Result<StepInfo> {
         let Top {
-            z,
             z_fwd,
             z_bck,
-            z_sample,
             z_propose,
             p_fwd_fwd,
             p_fwd_bck,
@@ -1202,45 +1303,33 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             rho_bck,
             tmp,
         } = b;
-        z.clone_from(&self.z);
-        self.metric.sample_momentum(rng, &mut z.p);
-        self.metric.velocity(&z.p, &mut z.v);
-        self.h0 = z.hamiltonian();
+        // The sample starts as the current point (`self.z`, which receives every accepted
+        // proposal); the two ends of the trajectory start from it with a fresh momentum and
+        // are integrated in place.
+        z_fwd.q.copy_from_slice(&self.z.q);
+        z_fwd.g.copy_from_slice(&self.z.g);
+        z_fwd.logp = self.z.logp;
+        self.metric.refresh_momentum(rng, z_fwd);
+        self.h0 = z_fwd.hamiltonian();
         self.divergent = false;
         self.n_leapfrog = 0;
         self.sum_metro = 0.0;
-
-        z.energy = self.h0;
-        // The two ends of the trajectory are integrated in place; the sample needs only what
-        // a proposal carries.
-        z_fwd.clone_from(z);
-        z_bck.clone_from(z);
-        z_sample.take_proposal(z);
-        for w in [
-            &mut *p_fwd_fwd,
-            &mut *p_fwd_bck,
-            &mut *p_bck_fwd,
-            &mut *p_bck_bck,
-            &mut *rho,
-        ] {
-            w.copy_from_slice(&z.p);
-        }
-        for w in [
-            &mut *ps_fwd_fwd,
-            &mut *ps_fwd_bck,
-            &mut *ps_bck_fwd,
-            &mut *ps_bck_bck,
-        ] {
-            w.copy_from_slice(&z.v);
-        }
+        z_fwd.energy = self.h0;
+        self.z.energy = self.h0;
+        z_bck.clone_from(z_fwd);
+        // The criteria's buffers of a one-point tree; the inner ends (`p_fwd_bck`, `p_bck_fwd`
+        // and their velocities) are written before they are read.
+        rho.iter_mut().for_each(|v| *v = 0.0);
+        record_leaf(&z_fwd.p, &z_fwd.v, p_fwd_fwd, ps_fwd_fwd, rho);
+        p_bck_bck.copy_from_slice(p_fwd_fwd);
+        ps_bck_bck.copy_from_slice(ps_fwd_fwd);
         let mut log_sum_weight = 0.0;
         let mut depth = 0;
         while depth < max_depth {
-            rho_fwd.iter_mut().for_each(|v| *v = 0.0);
-            rho_bck.iter_mut().for_each(|v| *v = 0.0);
             let mut lsw_subtree = f64::NEG_INFINITY;
             let valid = if rng.random::<f64>() > 0.5 {
                 // Extend forward: the old tree becomes the backward subtree.
+                rho_fwd.iter_mut().for_each(|v| *v = 0.0);
                 rho_bck.copy_from_slice(rho);
                 p_bck_fwd.copy_from_slice(p_fwd_fwd);
                 ps_bck_fwd.copy_from_slice(ps_fwd_fwd);
@@ -1259,6 +1348,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                 )?
             } else {
                 // Extend backward: the old tree becomes the forward subtree.
+                rho_bck.iter_mut().for_each(|v| *v = 0.0);
                 rho_fwd.copy_from_slice(rho);
                 p_fwd_bck.copy_from_slice(p_bck_bck);
                 ps_fwd_bck.copy_from_slice(ps_bck_bck);
@@ -1283,21 +1373,15 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             if lsw_subtree > log_sum_weight
                 || rng.random::<f64>() < (lsw_subtree - log_sum_weight).exp()
             {
-                z_sample.take_proposal(z_propose);
+                self.z.take_proposal(z_propose);
             }
             log_sum_weight = log_add_exp(log_sum_weight, lsw_subtree);
-            for i in 0..d {
-                rho[i] = rho_bck[i] + rho_fwd[i];
-            }
+            add_to(rho, rho_bck, rho_fwd);
             let mut persist = no_u_turn(ps_bck_bck, ps_fwd_fwd, rho);
             // The criteria across the junction of the old and the new subtree.
-            for i in 0..d {
-                tmp[i] = rho_bck[i] + p_fwd_bck[i];
-            }
+            add_to(tmp, rho_bck, p_fwd_bck);
             persist &= no_u_turn(ps_bck_bck, ps_fwd_bck, tmp);
-            for i in 0..d {
-                tmp[i] = rho_fwd[i] + p_bck_fwd[i];
-            }
+            add_to(tmp, rho_fwd, p_bck_fwd);
             persist &= no_u_turn(ps_bck_fwd, ps_fwd_fwd, tmp);
             if !persist {
                 break;
@@ -1308,7 +1392,6 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         } else {
             0.0
         };
-        std::mem::swap(&mut self.z, z_sample);
         Ok(StepInfo {
             accept_stat: accept,
             tree_depth: depth,
@@ -1327,8 +1410,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
     ) -> Result<StepInfo> {
         let mut z = self.z.clone();
         let u: f64 = rng.random();
-        self.metric.sample_momentum(rng, &mut z.p);
-        self.metric.velocity(&z.p, &mut z.v);
+        self.metric.refresh_momentum(rng, &mut z);
         let h0 = z.hamiltonian();
         let mut divergent = false;
         let eps = self.eps * (1.0 + jitter * (2.0 * u - 1.0));
