@@ -7,6 +7,7 @@
 mod common;
 mod demo;
 mod error;
+mod gp;
 mod mcmc;
 mod ode;
 mod plot;
@@ -41,6 +42,9 @@ enum Command {
     /// Integrate a test integrand by Bayesian quadrature (or a classical rule): estimate ± std
     /// against the closed-form truth.
     Quad(quad::QuadArgs),
+    /// Fit a GP to a CSV file (hyperparameters by marginal likelihood) and predict mean ± std
+    /// at test rows; default: the motorcycle data with a held-out split.
+    Gp(gp::GpArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Some(Command::Ode(args)) => ode::run(args),
         Some(Command::Mcmc(args)) => mcmc::run(args),
         Some(Command::Quad(args)) => quad::run(args),
+        Some(Command::Gp(args)) => gp::run(args),
         None => {
             // No subcommand: show what there is. This is not an error.
             let help = Cli::command().render_help().to_string();
