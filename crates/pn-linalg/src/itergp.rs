@@ -29,7 +29,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::iterative::{
     Control, LowRankPlusDiagonal, PivotedCholesky, Preconditioner, check_finite, check_len, norm,
 };
@@ -79,6 +79,10 @@ pub struct IterGpParams {
     pub max_iter: Option<usize>,
     /// Stop when `‖y − K̂ vᵢ‖ ≤ rtol ‖y‖` (default `1e-6`; `0` runs the whole budget).
     pub rtol: f64,
+    /// Jitter rungs relative to `mean(diag K̂)`, tried in order after a breakdown (see
+    /// [`IterGp::fit`]); the same default as the exact path's ladder, `[1e-10, 1e-8, 1e-6,
+    /// 1e-4]`. Empty: a breakdown is an error.
+    pub jitter_ladder: Vec<f64>,
 }
 
 impl Default for IterGpParams {
@@ -89,6 +93,7 @@ impl Default for IterGpParams {
             },
             max_iter: None,
             rtol: 1e-6,
+            jitter_ladder: vec![1e-10, 1e-8, 1e-6, 1e-4],
         }
     }
 }
@@ -108,6 +113,15 @@ impl IterGpParams {
     pub fn rtol(mut self, rtol: f64) -> Self {
         self.rtol = rtol;
         self
+    }
+    /// Sets [`jitter_ladder`](Self::jitter_ladder) (each rung finite, `> 0`, increasing).
+    pub fn jitter_ladder(mut self, rungs: Vec<f64>) -> Self {
+        self.jitter_ladder = rungs;
+        self
+    }
+    /// No jitter: a breakdown is an error.
+    pub fn no_jitter(self) -> Self {
+        self.jitter_ladder(Vec::new())
     }
 }
 
@@ -135,8 +149,11 @@ pub struct IterGpInfo {
     pub converged: bool,
     /// `‖y − K̂ v‖ / ‖y‖` at the end (recursively updated).
     pub relative_residual: f64,
-    /// Actions skipped because they added nothing new (`ηᵢ ≈ 0`).
+    /// Actions skipped because they added nothing new (`ηᵢ ≈ 0` and `dᵢᵀ rᵢ₋₁ ≈ 0`).
     pub skipped: usize,
+    /// The absolute jitter added to the diagonal after a breakdown (`0` when none was
+    /// needed): the model conditioned is then `K + (σ² + jitter) I`.
+    pub jitter: f64,
 }
 
 /// A GP prior `f ~ GP(0, k)` with Gaussian noise `σ²` on training inputs `X`, to be conditioned
@@ -162,7 +179,24 @@ impl<'a> IterGp<'a> {
     /// Runs IterGP on targets `y` (prior mean 0: subtract a mean beforehand) with an observer
     /// that sees the state after each iteration and may stop it.
     ///
-    /// Errors: wrong length or NaN/∞ in `y`, invalid pseudo-inputs, a failing preconditioner.
+    /// **Breakdown and jitter.** An action whose new direction has curvature
+    /// `ηᵢ = dᵢᵀ K̂ dᵢ ≤ n ε · mean(diag K̂) · ‖dᵢ‖²` — zero up to round-off, the exact path's
+    /// zero-pivot criterion — lies in the (numerical) null space of `K̂`. If the targets are
+    /// consistent along it (`|dᵢᵀ rᵢ₋₁| ≤ √ε ‖dᵢ‖ ‖y‖`, e.g. duplicate inputs with equal
+    /// targets) the action carries nothing new and is skipped. Otherwise `K̂ v = y` has no
+    /// solution (e.g. duplicate inputs with different targets at zero noise) and a step would
+    /// divide by round-off; the same holds when the residual grows beyond `10⁸ ‖y‖`, which the
+    /// monotone energy norm forbids unless `K̂` is numerically singular. Either is a
+    /// *breakdown*: as on the exact path, the fit restarts with `c · mean(diag K̂)` added to the
+    /// diagonal for the rungs `c` of [`IterGpParams::jitter_ladder`], reports the jitter in
+    /// [`IterGpInfo::jitter`], and conditions `K + (σ² + jitter) I` from then on; the observer
+    /// then sees the iterations again from 0. With zero noise the preconditioner of
+    /// [`Policy::Cg`] uses the mean diagonal its low-rank part misses,
+    /// `tr(K − L Lᵀ)/n` (at least the smallest rung), or `σ² + jitter` when that is positive.
+    ///
+    /// Errors: wrong length or NaN/∞ in `y`, invalid pseudo-inputs or jitter rungs, a failing
+    /// preconditioner, and [`Error::NotPositiveDefinite`] (with the iteration and the
+    /// curvature) when the last rung still breaks down.
     pub fn fit<F>(
         &self,
         y: ArrayView1<'_, f64>,
@@ -176,7 +210,60 @@ impl<'a> IterGp<'a> {
         check_len("IterGp::fit", n, y.len())?;
         check_finite("y", y.iter())?;
         pn_core::validate::non_negative("rtol", params.rtol)?;
-        let khat = KernelMatrix::symmetric(self.kernel, self.x)?.with_noise(self.noise)?;
+        let mut prev = 0.0;
+        for &c in &params.jitter_ladder {
+            pn_core::validate::positive("jitter rung", c)?;
+            if c <= prev {
+                return Err(pn_core::Error::InvalidParameter {
+                    name: "jitter rung",
+                    value: c,
+                    reason: "jitter rungs must increase",
+                }
+                .into());
+            }
+            prev = c;
+        }
+        let mean_diag = self.kernel.diag(self.x)?.sum() / n as f64 + self.noise;
+        if !(mean_diag.is_finite() && mean_diag > 0.0) {
+            return Err(pn_core::Error::InvalidParameter {
+                name: "mean of diag(K + σ²I)",
+                value: mean_diag,
+                reason: "must be finite and > 0",
+            }
+            .into());
+        }
+        let rungs = std::iter::once(0.0).chain(params.jitter_ladder.iter().map(|c| c * mean_diag));
+        let mut last = None;
+        for jitter in rungs {
+            match self.attempt(y, params, jitter, mean_diag, &mut observer)? {
+                Ok(post) => return Ok(post),
+                Err(b) => last = Some(b),
+            }
+        }
+        let b = last.expect("at least one attempt");
+        Err(Error::NotPositiveDefinite {
+            what: "IterGp::fit (K + σ²I is numerically singular and the targets are not in its range, even with the largest jitter rung: duplicate inputs with different targets at zero noise? add noise)",
+            iteration: b.iteration,
+            curvature: b.curvature,
+        })
+    }
+
+    /// One IterGP run on `K + (σ² + jitter) I`; `Ok(Err(_))` on a breakdown.
+    fn attempt<F>(
+        &self,
+        y: ArrayView1<'_, f64>,
+        params: &IterGpParams,
+        jitter: f64,
+        mean_diag: f64,
+        observer: &mut F,
+    ) -> Result<std::result::Result<IterGpPosterior, Breakdown>>
+    where
+        F: FnMut(&IterGpState<'_>) -> Control,
+    {
+        let n = self.x.nrows();
+        let noise = self.noise + jitter;
+        let mean_diag = mean_diag + jitter;
+        let khat = KernelMatrix::symmetric(self.kernel, self.x)?.with_noise(noise)?;
         let mut budget = params.max_iter.unwrap_or(n);
         let mut order: Vec<usize> = Vec::new();
         let mut precond: Option<LowRankPlusDiagonal> = None;
@@ -205,7 +292,11 @@ impl<'a> IterGp<'a> {
                         *preconditioner_rank,
                         0.0,
                     )?;
-                    let s2 = if self.noise > 0.0 { self.noise } else { 1e-6 };
+                    let s2 = if noise > 0.0 {
+                        noise
+                    } else {
+                        (pc.residual_trace / n as f64).max(1e-10 * mean_diag)
+                    };
                     precond = Some(pc.preconditioner(s2)?);
                 }
             }
@@ -221,6 +312,8 @@ impl<'a> IterGp<'a> {
             }
         }
         let ynorm = norm(y);
+        let zero_curvature = n as f64 * f64::EPSILON * mean_diag;
+        let consistent = f64::EPSILON.sqrt() * ynorm;
         let mut v = Array1::<f64>::zeros(n);
         let mut r = y.to_owned();
         let mut d_cols: Vec<Array1<f64>> = Vec::new();
@@ -230,6 +323,7 @@ impl<'a> IterGp<'a> {
             converged: ynorm == 0.0,
             relative_residual: 0.0,
             skipped: 0,
+            jitter,
         };
         let rel = |r: &Array1<f64>| {
             if ynorm > 0.0 {
@@ -244,7 +338,7 @@ impl<'a> IterGp<'a> {
                 .kernel
                 .matrix_unchecked(self.x, self.x.slice(ndarray::s![j..=j, ..]))
                 .remove_axis(Axis(1));
-            col[j] += self.noise;
+            col[j] += noise;
             col
         };
         while !info.converged && info.iterations < budget {
@@ -272,7 +366,6 @@ impl<'a> IterGp<'a> {
             };
             info.iterations += 1;
             let z = match &params.policy {
-                // K̂ eⱼ is a kernel column plus σ² eⱼ: O(n) evaluations instead of a product.
                 Policy::UnitVectors | Policy::PivotedCholesky => kernel_column(order[i]),
                 Policy::PivotedCholeskyThenCg { .. } if i < order.len() => kernel_column(order[i]),
                 _ => khat.matvec(s.view()),
@@ -293,26 +386,40 @@ impl<'a> IterGp<'a> {
                 }
             }
             let eta = d.dot(&kd);
-            let scale = s.dot(&z).abs();
-            if eta.is_nan() || eta <= 1e-13 * scale {
-                info.skipped += 1;
-                let residual_phase = match params.policy {
-                    Policy::Cg { .. } => true,
-                    Policy::PivotedCholeskyThenCg { .. } => i >= order.len(),
-                    _ => false,
-                };
-                if residual_phase {
-                    break;
-                }
-                continue;
-            }
+            let dd = d.dot(&d);
             let alpha = d.dot(&r);
+            if eta.is_nan() || eta <= zero_curvature * dd {
+                let dn = dd.sqrt();
+                if dn == 0.0 || alpha.abs() <= consistent * dn {
+                    // Nothing new, and the targets agree: skip the action.
+                    info.skipped += 1;
+                    let residual_phase = match params.policy {
+                        Policy::Cg { .. } => true,
+                        Policy::PivotedCholeskyThenCg { .. } => i >= order.len(),
+                        _ => false,
+                    };
+                    if residual_phase {
+                        break;
+                    }
+                    continue;
+                }
+                return Ok(Err(Breakdown {
+                    iteration: i,
+                    curvature: eta,
+                }));
+            }
             v.scaled_add(alpha / eta, &d);
             r.scaled_add(-alpha / eta, &kd);
             let sq = eta.sqrt();
             d_cols.push(d / sq);
             kd_cols.push(kd / sq);
             info.relative_residual = rel(&r);
+            if info.relative_residual.is_nan() || info.relative_residual > 1e8 {
+                return Ok(Err(Breakdown {
+                    iteration: i,
+                    curvature: eta,
+                }));
+            }
             info.converged = info.relative_residual <= params.rtol;
             let ctl = observer(&IterGpState {
                 iteration: i,
@@ -329,15 +436,22 @@ impl<'a> IterGp<'a> {
         for (j, c) in d_cols.into_iter().enumerate() {
             d.column_mut(j).assign(&c);
         }
-        Ok(IterGpPosterior {
+        Ok(Ok(IterGpPosterior {
             kernel: self.kernel.box_clone(),
             x: self.x.to_owned(),
             noise: self.noise,
             v,
             d,
             info,
-        })
+        }))
     }
+}
+
+/// Where an IterGP run broke down.
+#[derive(Debug, Clone, Copy)]
+struct Breakdown {
+    iteration: usize,
+    curvature: f64,
 }
 
 /// The IterGP posterior: mean `k(x, X) v`, covariance `k(x, x') − k(x, X) D Dᵀ k(X, x')` with
@@ -368,9 +482,17 @@ impl IterGpPosterior {
         &self.info
     }
 
-    /// The noise variance `σ²` of the model.
+    /// The noise variance `σ²` of the model (without the jitter, see
+    /// [`jitter`](Self::jitter)).
     pub fn noise(&self) -> f64 {
         self.noise
+    }
+
+    /// The jitter added to the diagonal after a breakdown (see [`IterGp::fit`]); the model
+    /// conditioned is `K + (σ² + jitter) I`, and a new observation has variance
+    /// `σ² + jitter` on top of the latent one.
+    pub fn jitter(&self) -> f64 {
+        self.info.jitter
     }
 
     /// Mean and *combined* (mathematical + computational) variance of the latent `f` at the

@@ -303,3 +303,106 @@ fn deflated_cg_policy_converges_to_the_exact_gp() {
     assert_allclose(&pm, &m, 1e-6, 1e-8);
     assert!(pv.iter().zip(&v).all(|(a, b)| *a >= *b - 1e-10));
 }
+
+#[test]
+fn conflicting_duplicates_at_zero_noise_get_jitter_or_an_error_never_nonsense() {
+    // 30 points duplicated with y + 0.1 on the copies and zero noise: K̂ is singular and y is
+    // not in its range. Every policy must either climb the jitter ladder and return the GP
+    // with that jitter as noise (checked against a dense solve of that model), or fail with a
+    // typed error — never silently return huge means.
+    let (k, x, y, xs) = problem(30, 21);
+    let xd = concatenate![Axis(0), x, x];
+    let yd = concatenate![Axis(0), y, y.mapv(|v| v + 0.1)];
+    let gp = IterGp::new(&k, xd.view(), 0.0).unwrap();
+    let policies = [
+        Policy::UnitVectors,
+        Policy::PivotedCholesky,
+        Policy::Cg {
+            preconditioner_rank: 0,
+        },
+        Policy::Cg {
+            preconditioner_rank: 5,
+        },
+        Policy::PivotedCholeskyThenCg { rank: 5 },
+        Policy::Random { seed: 3 },
+        Policy::PseudoInputs(concatenate![Axis(0), x, xs]),
+    ];
+    for policy in policies {
+        let post = gp
+            .fit(
+                yd.view(),
+                &IterGpParams::default().policy(policy.clone()).rtol(1e-8),
+                |_| Control::Continue,
+            )
+            .unwrap_or_else(|e| panic!("{policy:?}: {e}"));
+        let info = post.info().clone();
+        // Kernel columns at pseudo-inputs are the same for both copies of a duplicate: they
+        // only see the average of the conflicting targets, consistent data, no jitter needed.
+        let pseudo = matches!(policy, Policy::PseudoInputs(_));
+        assert!(pseudo || info.jitter > 0.0, "{policy:?}: {info:?}");
+        assert_eq!(post.jitter(), info.jitter);
+        let (m, v) = post.predict(xs.view()).unwrap();
+        let (me, ve) = exact(&k, &xd, &yd, info.jitter.max(1e-10), &xs);
+        // The jittered model: the midpoint of the conflicting targets at the inputs.
+        let dev = m
+            .iter()
+            .zip(&me)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let (mt, _) = post.predict(x.view()).unwrap();
+        let mid = y.mapv(|v| v + 0.05);
+        let dev_mid = mt
+            .iter()
+            .zip(&mid)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        eprintln!("{info:?}: max |m − exact| = {dev:.1e}, |m − midpoint| = {dev_mid:.1e}");
+        assert!(
+            dev <= 1e-4 && dev_mid <= 1e-4,
+            "{policy:?}: {info:?}\n{m}\n{me}"
+        );
+        assert!(v.iter().zip(&ve).all(|(a, b)| *a >= b - 1e-8), "{policy:?}");
+        assert!(m.iter().chain(v.iter()).all(|v| v.is_finite()));
+    }
+    // Without a ladder the breakdown is a typed error naming the iteration.
+    for policy in [
+        Policy::UnitVectors,
+        Policy::Cg {
+            preconditioner_rank: 5,
+        },
+        Policy::Random { seed: 3 },
+    ] {
+        let e = gp
+            .fit(
+                yd.view(),
+                &IterGpParams::default().policy(policy.clone()).no_jitter(),
+                |_| Control::Continue,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(e, pn_linalg::Error::NotPositiveDefinite { .. }),
+            "{policy:?}: {e:?}"
+        );
+    }
+    // Bad rungs.
+    assert!(
+        gp.fit(
+            yd.view(),
+            &IterGpParams::default().jitter_ladder(vec![1e-6, 1e-8]),
+            |_| Control::Continue
+        )
+        .is_err()
+    );
+    // Consistent duplicates need no jitter (dependent actions are skipped).
+    let yc = concatenate![Axis(0), y, y];
+    for policy in [Policy::UnitVectors, Policy::Random { seed: 3 }] {
+        let post = gp
+            .fit(
+                yc.view(),
+                &IterGpParams::default().policy(policy).rtol(0.0),
+                |_| Control::Continue,
+            )
+            .unwrap();
+        assert_eq!(post.info().jitter, 0.0);
+    }
+}
