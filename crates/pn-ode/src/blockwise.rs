@@ -285,8 +285,7 @@ pub(crate) fn tria(f: &mut [f64], n: usize, k: usize, l: &mut [f64]) {
         let v = &head[col + j..col + m];
         for cc in tail.chunks_exact_mut(m).take(n - j - 1) {
             let w = &mut cc[j..m];
-            let dot: f64 = v.iter().zip(w.iter()).map(|(a, b)| a * b).sum();
-            let s = 2.0 * dot / vnorm2;
+            let s = 2.0 * dot(v, w) / vnorm2;
             for (wi, vi) in w.iter_mut().zip(v) {
                 *wi -= s * vi;
             }
@@ -304,6 +303,27 @@ pub(crate) fn tria(f: &mut [f64], n: usize, k: usize, l: &mut [f64]) {
     }
 }
 
+/// `Σ aᵢ bᵢ` with four independent partial sums (a sequential sum is one chain of dependent
+/// additions, which the compiler may not reorder), over the common length.
+#[inline]
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let len = a.len().min(b.len());
+    let (a, b) = (&a[..len], &b[..len]);
+    let mut acc = [0.0f64; 4];
+    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ar.iter().zip(br) {
+        tail += x * y;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
+}
+
 /// [`tria`] for `F = [T | X]` (`n × 2n`, row-major) whose first block `T` is lower triangular
 /// (the process-noise factor): the Householder vector of column `j` of `Fᵀ` is nonzero only in
 /// row `j` and the `n` rows of `Xᵀ`, since the rows of `Tᵀ` below `j` are still untouched and zero
@@ -313,7 +333,7 @@ pub(crate) fn tria_lower_first(f: &mut [f64], n: usize, l: &mut [f64]) {
     for j in 0..n {
         let col = j * m;
         let x0 = f[col + j];
-        let tail2: f64 = f[col + n..col + m].iter().map(|v| v * v).sum();
+        let tail2 = dot(&f[col + n..col + m], &f[col + n..col + m]);
         let norm2 = x0 * x0 + tail2;
         if norm2 == 0.0 {
             continue;
@@ -325,7 +345,7 @@ pub(crate) fn tria_lower_first(f: &mut [f64], n: usize, l: &mut [f64]) {
         let (head, rest) = f.split_at_mut((j + 1) * m);
         let v = &head[col + n..col + m];
         for cc in rest.chunks_exact_mut(m).take(n - j - 1) {
-            let dot: f64 = v0 * cc[j] + v.iter().zip(&cc[n..m]).map(|(a, b)| a * b).sum::<f64>();
+            let dot = v0 * cc[j] + dot(v, &cc[n..m]);
             let s = 2.0 * dot / vnorm2;
             cc[j] -= s * v0;
             for (w, vi) in cc[n..m].iter_mut().zip(v) {

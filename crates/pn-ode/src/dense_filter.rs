@@ -11,7 +11,7 @@
 use ndarray::{Array1, Array2};
 use pn_filter::SqrtGaussian;
 
-use crate::blockwise::{Prior1d, Workspace, condition_factor, condition_mean, tria_lower_first};
+use crate::blockwise::{Prior1d, Workspace, dot, tria_lower_first};
 
 /// The dense filter's state and scratch space.
 pub(crate) struct DenseFilter {
@@ -33,6 +33,15 @@ pub(crate) struct DenseFilter {
     fx: Vec<f64>,
     lbar: Vec<f64>,
     hrow: Vec<f64>,
+    // Scratch of `measure` and `accept` (no allocation per step).
+    bmat: Vec<f64>,
+    smat: Vec<f64>,
+    z: Vec<f64>,
+    w: Vec<f64>,
+    sd: Vec<f64>,
+    y: Vec<f64>,
+    g: Vec<f64>,
+    k: Vec<f64>,
     /// The last accepted step's correction of `x, …, x^{(o−1)}` by the update (original
     /// coordinates, `o · d`): how far conditioning moved the extrapolated solution.
     pub(crate) x_correction: Vec<f64>,
@@ -42,8 +51,6 @@ pub(crate) struct DenseFilter {
 pub(crate) struct Attempt {
     /// `σ̂² = zᵀ (H Q Hᵀ)⁻¹ z / d`: the local diffusion from an exact start (error estimate).
     pub(crate) sigma2: f64,
-    /// `√(H Q Hᵀ)ᵢᵢ` for unit diffusion: the predicted residual's standard deviations.
-    pub(crate) sd: Vec<f64>,
 }
 
 impl DenseFilter {
@@ -71,6 +78,14 @@ impl DenseFilter {
             fx: vec![0.0; d],
             lbar: vec![0.0; n * n],
             hrow: vec![0.0; n],
+            bmat: vec![0.0; d * (order + 1) * d],
+            smat: vec![0.0; d * d],
+            z: vec![0.0; d],
+            w: vec![0.0; d],
+            sd: vec![0.0; d],
+            y: vec![0.0; d],
+            g: vec![0.0; n],
+            k: vec![0.0; n],
             x_correction: vec![0.0; order * d],
         })
     }
@@ -109,6 +124,12 @@ impl DenseFilter {
         &mut self.jac
     }
 
+    /// The predicted residual's standard deviations `√(H Q Hᵀ)ᵢᵢ` (unit diffusion) of the last
+    /// [`measure`](Self::measure).
+    pub(crate) fn sd(&self) -> &[f64] {
+        &self.sd
+    }
+
     /// Local calibration and error-estimate data from `H Q Hᵀ`, given `f(x̂)`.
     pub(crate) fn measure(&mut self, fx: &[f64]) -> Attempt {
         let d = self.d;
@@ -120,7 +141,7 @@ impl DenseFilter {
         // B[i, (c, j)] = δᵢⱼ pₒ L̄_Q[o, c] − Σ_{k<o} J[i, (k, j)] pₖ L̄_Q[k, c]; only c ≤ o is nonzero
         // (L̄_Q is lower triangular). H Q Hᵀ = B Bᵀ.
         let w = (o + 1) * d;
-        let mut b = vec![0.0; d * w];
+        let b = &mut self.bmat;
         for i in 0..d {
             for c in 0..=o {
                 for j in 0..d {
@@ -138,21 +159,27 @@ impl DenseFilter {
                 }
             }
         }
-        let mut s = vec![0.0; d * d];
+        let s = &mut self.smat;
         for i in 0..d {
             for k in 0..=i {
-                let v: f64 = (0..w).map(|c| b[i * w + c] * b[k * w + c]).sum();
+                let v: f64 = b[i * w..(i + 1) * w]
+                    .iter()
+                    .zip(&b[k * w..(k + 1) * w])
+                    .map(|(x, y)| x * y)
+                    .sum();
                 s[i * d + k] = v;
                 s[k * d + i] = v;
             }
         }
-        let sd: Vec<f64> = (0..d).map(|i| s[i * d + i].sqrt()).collect();
+        for (i, sd) in self.sd.iter_mut().enumerate() {
+            *sd = s[i * d + i].sqrt();
+        }
         // σ̂² = zᵀ S⁻¹ z / d by a Cholesky of S (d × d, positive definite: pₒ L̄_Q[o, o] > 0).
-        let z: Vec<f64> = (0..d)
-            .map(|i| self.mbar[o * d + i] * self.p[o] - fx[i])
-            .collect();
-        let sigma2 = chol_solve_norm2(&mut s, d, &z) / d as f64;
-        Attempt { sigma2, sd }
+        for (i, z) in self.z.iter_mut().enumerate() {
+            *z = self.mbar[o * d + i] * self.p[o] - fx[i];
+        }
+        let sigma2 = chol_solve_norm2(s, d, &self.z, &mut self.w) / d as f64;
+        Attempt { sigma2 }
     }
 
     /// Accept the step: predict the factor with diffusion `σ²`, condition on the linearised
@@ -162,19 +189,8 @@ impl DenseFilter {
         let a = self.prior.a();
         let lq = self.prior.lq();
         let sigma = diffusion.max(0.0).sqrt();
-        // L̄ = (T ⊗ I)⁻¹ L into lbar (scratch), then F = [σ (L̄_Q ⊗ I) | (Ā ⊗ I) L̄], row-major
-        // n × 2n, built from row operations.
-        for (r, (dst, src)) in self
-            .lbar
-            .chunks_exact_mut(n)
-            .zip(self.chol.chunks_exact(n))
-            .enumerate()
-        {
-            let inv = 1.0 / self.p[r / d];
-            for (a, b) in dst.iter_mut().zip(src) {
-                *a = b * inv;
-            }
-        }
+        // F = [σ (L̄_Q ⊗ I) | (Ā ⊗ I) (T ⊗ I)⁻¹ L], row-major n × 2n, built from row operations
+        // with the preconditioner folded into the coefficients (`Ā[i, l] / p[l]`).
         let f = self.ws.buffer(n * 2 * n);
         for i in 0..q1 {
             for j in 0..d {
@@ -185,13 +201,14 @@ impl DenseFilter {
                 for l in i..q1 {
                     let al = a[i * q1 + l];
                     if al != 0.0 {
-                        let src = &self.lbar[(l * d + j) * n..(l * d + j + 1) * n];
+                        let al = al / self.p[l];
+                        let src = &self.chol[(l * d + j) * n..(l * d + j + 1) * n];
                         for (o, s) in left.iter_mut().zip(src) {
                             *o += al * s;
                         }
                     }
                 }
-                for c in 0..q1 {
+                for c in 0..=i {
                     right[c * d + j] = sigma * lq[i * q1 + c];
                 }
             }
@@ -201,25 +218,24 @@ impl DenseFilter {
         // Eₒ X = f(x̂) (EK0). The targets use the linearisation point (the predicted mean),
         // fixed before the rows update the mean.
         let o = self.order;
-        let y: Vec<f64> = (0..d)
-            .map(|i| {
-                let mut y = self.fx[i];
-                if self.ek1 {
-                    for k in 0..o {
-                        for c in 0..d {
-                            y -= self.jac[[i, k * d + c]] * self.mbar[k * d + c] * self.p[k];
-                        }
+        for (i, y) in self.y.iter_mut().enumerate() {
+            *y = self.fx[i];
+            if self.ek1 {
+                for k in 0..o {
+                    for c in 0..d {
+                        *y -= self.jac[[i, k * d + c]] * self.mbar[k * d + c] * self.p[k];
                     }
                 }
-                y
-            })
-            .collect();
+            }
+        }
         for (c, m) in self.x_correction.iter_mut().zip(&self.mbar) {
             *c = *m;
         }
+        // Only the first (o + 1) d entries of a row of H̄ can be nonzero.
+        let rows = (o + 1) * d;
         let mut maha = 0.0;
-        for (i, &y) in y.iter().enumerate() {
-            let h = &mut self.hrow;
+        for i in 0..d {
+            let h = &mut self.hrow[..rows];
             h.fill(0.0);
             h[o * d + i] = self.p[o];
             if self.ek1 {
@@ -229,21 +245,52 @@ impl DenseFilter {
                     }
                 }
             }
-            let gain = condition_factor(h, &mut self.lbar);
-            let r = condition_mean(h, y, &mut self.mbar, &gain);
-            if gain.s > 0.0 {
-                maha += r * r / gain.s;
+            // Exact projection L̄⁺ = L̄⁻ − u ĝᵀ, ĝ = (h̄ L̄⁻)ᵀ/√S, u = L̄⁻ ĝ, gain K = u/√S.
+            let g = &mut self.g;
+            g.fill(0.0);
+            for (r, &hr) in h.iter().enumerate() {
+                if hr != 0.0 {
+                    for (gc, l) in g.iter_mut().zip(&self.lbar[r * n..(r + 1) * n]) {
+                        *gc += hr * l;
+                    }
+                }
             }
+            let s = dot(g, g);
+            if !(s > 0.0 && s.is_finite()) {
+                continue;
+            }
+            let sq = s.sqrt();
+            let inv = 1.0 / sq;
+            for gc in g.iter_mut() {
+                *gc *= inv;
+            }
+            for (row, k) in self.lbar.chunks_exact_mut(n).zip(self.k.iter_mut()) {
+                let u = dot(row, g);
+                *k = u * inv;
+                for (l, g) in row.iter_mut().zip(g.iter()) {
+                    *l -= u * g;
+                }
+            }
+            let hm: f64 = h.iter().zip(&self.mbar[..rows]).map(|(h, m)| h * m).sum();
+            let r = self.y[i] - hm;
+            for (m, k) in self.mbar.iter_mut().zip(&self.k) {
+                *m += k * r;
+            }
+            maha += r * r / s;
         }
         for (r, c) in self.x_correction.iter_mut().enumerate() {
             *c = (self.mbar[r] - *c) * self.p[r / d];
         }
         for i in 0..q1 {
+            let pi = self.p[i];
             for j in 0..d {
                 let r = i * d + j;
-                self.mean[r] = self.mbar[r] * self.p[i];
-                for c in 0..n {
-                    self.chol[r * n + c] = self.lbar[r * n + c] * self.p[i];
+                self.mean[r] = self.mbar[r] * pi;
+                for (dst, src) in self.chol[r * n..(r + 1) * n]
+                    .iter_mut()
+                    .zip(&self.lbar[r * n..(r + 1) * n])
+                {
+                    *dst = src * pi;
                 }
             }
         }
@@ -251,9 +298,9 @@ impl DenseFilter {
     }
 }
 
-/// `‖L⁻¹ z‖²` for `S = L Lᵀ` (`S` row-major `d × d`, overwritten by its factor); a non-positive
-/// pivot (which `H Q Hᵀ` cannot have) gives `∞`.
-fn chol_solve_norm2(s: &mut [f64], d: usize, z: &[f64]) -> f64 {
+/// `‖L⁻¹ z‖²` for `S = L Lᵀ` (`S` row-major `d × d`, overwritten by its factor; `w` scratch of
+/// length `d`); a non-positive pivot (which `H Q Hᵀ` cannot have) gives `∞`.
+fn chol_solve_norm2(s: &mut [f64], d: usize, z: &[f64], w: &mut [f64]) -> f64 {
     for j in 0..d {
         let mut v = s[j * d + j];
         for k in 0..j {
@@ -272,7 +319,6 @@ fn chol_solve_norm2(s: &mut [f64], d: usize, z: &[f64]) -> f64 {
             s[i * d + j] = w / ljj;
         }
     }
-    let mut w = vec![0.0; d];
     let mut acc = 0.0;
     for i in 0..d {
         let mut v = z[i];

@@ -281,6 +281,14 @@ pub struct StepInfo {
 /// retried with a smaller one.
 const CORRECTION_LIMIT: f64 = 10.0;
 
+/// The step-size controller's safety factor. probdiffeq's 0.95 was measured and not adopted: it
+/// takes ≈ 10 % fewer accepted steps at equal final error (EK1, q = 4, 5, Lotka–Volterra,
+/// FitzHugh–Nagumo, Van der Pol; log-log fit of steps against error over 25 tolerances,
+/// evaluated at 1e-8), but rejects 4–11 % of the steps instead of 1–2 %, and on a logistic
+/// system (q = 3, rtol 1e-7) its step sizes oscillate between accepted and rejected values,
+/// amplifying rounding differences by ≈ 10⁸ over 60 steps.
+const SAFETY: f64 = 0.9;
+
 /// Consecutive rejections by the correction check after which a solve with one diffusion
 /// gives up with [`Error::CalibrationBreakdown`] (each shrinks the step by at least 0.9, at most
 /// 0.2).
@@ -315,6 +323,8 @@ pub struct OdeFilter<'a, F: VectorField> {
 }
 
 /// The state algebra of one method.
+// One engine per solve, never moved in a loop: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Engine {
     Dense(DenseEngine),
     Block(BlockEngine),
@@ -658,7 +668,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             let k = (self.q + 1) as f64;
             if adaptive && err > 1.0 {
                 self.stats.rejected += 1;
-                self.h = h * (0.9 * err.powf(-1.0 / k)).clamp(0.2, 1.0);
+                self.h = h * (SAFETY * err.powf(-1.0 / k)).clamp(0.2, 1.0);
                 continue;
             }
             // Accept.
@@ -707,7 +717,7 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
             self.stats.steps += 1;
             if adaptive {
                 let e = err.max(1e-10);
-                let factor = 0.9 * e.powf(-0.7 / k) * self.err_prev.powf(0.4 / k);
+                let factor = SAFETY * e.powf(-0.7 / k) * self.err_prev.powf(0.4 / k);
                 self.h = h * factor.clamp(0.2, 10.0);
                 self.err_prev = e;
             } else if let Steps::Fixed(hf) = self.opts.steps {
@@ -984,7 +994,7 @@ impl DenseEngine {
         for i in 0..d {
             let sc = opts.atol + opts.rtol * x_prev[i].abs().max(x[i].abs());
             // The residual lives in units of x' (x''); hᵒ · (its std) is the local error in x.
-            let e = h.powi(o as i32) * sigma * att.sd[i] / sc;
+            let e = h.powi(o as i32) * sigma * self.filter.sd()[i] / sc;
             acc += e * e;
         }
         let err = (acc / d as f64).sqrt();
