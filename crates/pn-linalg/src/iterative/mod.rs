@@ -10,16 +10,29 @@
 //! - [`slq_logdet`] (stochastic Lanczos quadrature), [`hutchinson_trace`] and
 //!   [`lml_slq`] / [`lml_slq_kernel`]: the log-determinant and the trace terms of a GP marginal
 //!   likelihood and its gradient, without a Cholesky factorisation.
+//! - [`kernel_grad_products`]: `K V` and every `(∂K/∂log θⱼ) V`, tile by tile, without an
+//!   `n × n` matrix; [`lml_bbmm`]: the log marginal likelihood and its gradient from one block
+//!   preconditioned-CG solve (log-determinant by SLQ from the CG coefficients, traces by
+//!   Hutchinson); [`fit_iterative`]: hyperparameters by L-BFGS on that estimate, no Cholesky.
 //!
 //! Every long-running routine takes an observer `FnMut(&State) -> Control` that sees the state
 //! after each iteration and may stop the iteration.
 
+mod bbmm;
 mod cg;
+mod gradprod;
+mod iterfit;
 mod lanczos;
 mod pivchol;
 mod slq;
 
+pub use bbmm::{BbmmParams, lml_bbmm};
 pub use cg::{CgInfo, CgParams, CgSolution, CgState, cg, cg_batch};
+pub use gradprod::kernel_grad_products;
+pub use iterfit::{
+    IterFitInfo, IterFitOptions, IterFitState, IterFitted, IterStartInfo, fit_iterative,
+    fit_iterative_with_observer,
+};
 pub use lanczos::{Lanczos, lanczos};
 pub use pivchol::{LowRankPlusDiagonal, PivotedCholesky};
 pub use slq::{

@@ -127,7 +127,7 @@ pub struct SlqEstimate {
 }
 
 impl SlqEstimate {
-    fn from_samples(offset: f64, samples: Vec<f64>) -> Self {
+    pub(crate) fn from_samples(offset: f64, samples: Vec<f64>) -> Self {
         let m = samples.len() as f64;
         let mean = samples.iter().sum::<f64>() / m;
         let var = if samples.len() > 1 {
