@@ -1,5 +1,6 @@
 //! Criterion benchmarks of pn-core's hot paths: squared-exponential kernel-matrix assembly,
-//! dense Cholesky, and conditioning a dense Gaussian on a linear observation.
+//! kernel matrices with their hyperparameter gradients (`Kernel::matrix_with_grad`) of composite
+//! kernels, dense Cholesky, and conditioning a dense Gaussian on a linear observation.
 //!
 //! Inputs are seeded, so every run times the same work. Sample sizes are kept small so that
 //! `cargo bench -p pn-core` finishes in a few minutes on two cores; the side-by-side
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array1, Array2};
-use pn_core::kernels::{Kernel, SquaredExponential};
+use pn_core::kernels::{Kernel, Periodic, RationalQuadratic, SquaredExponential};
 use pn_core::{Covariance, Gaussian, dense};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -41,6 +42,81 @@ fn kernel_assembly(c: &mut Criterion) {
         g.throughput(Throughput::Elements((n * n) as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &x, |b, x| {
             b.iter(|| k.matrix(black_box(x.view()), black_box(x.view())).unwrap());
+        });
+    }
+    g.finish();
+}
+
+/// The Mauna Loa CO₂ kernel of Rasmussen & Williams §5.4.3 (trend SE + SE × periodic + RQ +
+/// short SE; 11 log-hyperparameters), as pn-linalg's `real_data` example fits it.
+fn co2_kernel() -> Box<dyn Kernel> {
+    Box::new(
+        SquaredExponential::new(50.0, 1.0).expect("valid")
+            + SquaredExponential::new(100.0, 0.1).expect("valid")
+                * Periodic::new(1.0, 1.0, 1.0).expect("valid")
+            + RationalQuadratic::new(1.0, 1.0, 0.01).expect("valid")
+            + SquaredExponential::new(0.1, 0.001).expect("valid"),
+    )
+}
+
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`): unlike wall time, hardly affected
+/// by other processes competing for the cores.
+#[cfg(target_os = "linux")]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes into it.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_time() -> Duration {
+    std::time::Instant::now().elapsed()
+}
+
+/// `matrix_with_grad` of the CO₂ kernel at n = 384 and of a product of two ARD SE kernels at
+/// n = 1000, d = 3: wall time with all threads (`matrix_with_grad`), and the CPU time of one
+/// thread in a one-thread pool (`matrix_with_grad_cpu1`), which stays meaningful on a loaded
+/// machine.
+fn kernel_grad(c: &mut Criterion) {
+    // Monthly times in years, as the CO₂ training set (1959–1990, 384 months).
+    let t = Array2::from_shape_fn((384, 1), |(i, _)| 1959.0 + (i as f64 + 0.5) / 12.0);
+    let co2 = co2_kernel();
+    let x = points(1000, 3, SEED + 2);
+    let ard = SquaredExponential::ard(vec![0.8, 1.1, 1.5], 1.2).expect("valid")
+        * SquaredExponential::ard(vec![2.0, 0.6, 0.9], 0.7).expect("valid");
+    let cases: [(&str, &dyn Kernel, &Array2<f64>); 2] = [
+        ("co2_n384", &co2, &t),
+        ("ard_se_product_n1000_d3", &ard, &x),
+    ];
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let mut g = c.benchmark_group("matrix_with_grad_cpu1");
+    g.sample_size(20).warm_up_time(Duration::from_millis(500));
+    for (name, k, x) in cases {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                one.install(|| {
+                    let t0 = thread_cpu_time();
+                    for _ in 0..iters {
+                        black_box(k.matrix_with_grad(black_box(x.view())).unwrap());
+                    }
+                    thread_cpu_time() - t0
+                })
+            });
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("matrix_with_grad");
+    g.sample_size(20).warm_up_time(Duration::from_millis(500));
+    for (name, k, x) in cases {
+        g.bench_function(name, |b| {
+            b.iter(|| k.matrix_with_grad(black_box(x.view())).unwrap());
         });
     }
     g.finish();
@@ -84,5 +160,11 @@ fn gaussian_condition(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernel_assembly, cholesky, gaussian_condition);
+criterion_group!(
+    benches,
+    kernel_assembly,
+    kernel_grad,
+    cholesky,
+    gaussian_condition
+);
 criterion_main!(benches);

@@ -4,9 +4,10 @@ use std::ops::{Add, Mul};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
 
-use super::util::{combine_into, par_fill_rows};
+use super::util::par_fill_rows;
 use super::{
-    Kernel, Linear, Matern12, Matern32, Matern52, Periodic, RationalQuadratic, SquaredExponential,
+    GradRows, Kernel, Linear, Matern12, Matern32, Matern52, Periodic, RationalQuadratic,
+    SquaredExponential,
 };
 use crate::error::{Error, Result, check};
 
@@ -90,6 +91,130 @@ fn param_names(kernels: &[Box<dyn Kernel>]) -> Vec<String> {
         .collect()
 }
 
+/// The parts of a sum or product, prepared for the same points.
+struct PartRows<'a> {
+    parts: Vec<Box<dyn GradRows + 'a>>,
+    /// Each part's number of hyperparameters.
+    nps: Vec<usize>,
+}
+
+impl<'a> PartRows<'a> {
+    fn new(kernels: &'a [Box<dyn Kernel>], x: ArrayView2<'a, f64>) -> Self {
+        let parts: Vec<_> = kernels.iter().map(|k| k.grad_rows(x)).collect();
+        let nps = parts.iter().map(|p| p.n_params()).collect();
+        Self { parts, nps }
+    }
+
+    fn n_params(&self) -> usize {
+        self.nps.iter().sum()
+    }
+
+    /// The largest scratch any part needs.
+    fn part_scratch(&self, m: usize) -> usize {
+        self.parts
+            .iter()
+            .map(|p| p.scratch_len(m))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Rows of a sum: the first part writes the output row, the others a scratch row added to it;
+/// every part writes its own gradient rows.
+struct SumRows<'a>(PartRows<'a>);
+
+impl GradRows for SumRows<'_> {
+    fn n_params(&self) -> usize {
+        self.0.n_params()
+    }
+
+    fn scratch_len(&self, m: usize) -> usize {
+        m + self.0.part_scratch(m)
+    }
+
+    fn fill_row(&self, i: usize, k: &mut [f64], grads: &mut [&mut [f64]], scratch: &mut [f64]) {
+        let m = k.len();
+        let (row, rest) = scratch.split_at_mut(m);
+        let mut at = 0;
+        for (c, (part, &np)) in self.0.parts.iter().zip(&self.0.nps).enumerate() {
+            let g = &mut grads[at..at + np];
+            if c == 0 {
+                part.fill_row(i, k, g, rest);
+            } else {
+                part.fill_row(i, row, g, rest);
+                for (o, &v) in k.iter_mut().zip(row.iter()) {
+                    *o += v;
+                }
+            }
+            at += np;
+        }
+    }
+}
+
+/// Rows of a product: every factor's value row into scratch, its gradient rows in place, then
+/// the product rule `∂K/∂θ = (∂Kᵢ/∂θ) ∘ Π_{j≠i} Kⱼ` row by row.
+struct ProductRows<'a>(PartRows<'a>);
+
+impl GradRows for ProductRows<'_> {
+    fn n_params(&self) -> usize {
+        self.0.n_params()
+    }
+
+    fn scratch_len(&self, m: usize) -> usize {
+        (self.0.parts.len() + 1) * m + self.0.part_scratch(m)
+    }
+
+    fn fill_row(&self, i: usize, k: &mut [f64], grads: &mut [&mut [f64]], scratch: &mut [f64]) {
+        let m = k.len();
+        let nc = self.0.parts.len();
+        let (vals, tail) = scratch.split_at_mut(nc * m);
+        let (others, rest) = tail.split_at_mut(m);
+        let mut at = 0;
+        for (c, (part, &np)) in self.0.parts.iter().zip(&self.0.nps).enumerate() {
+            part.fill_row(
+                i,
+                &mut vals[c * m..(c + 1) * m],
+                &mut grads[at..at + np],
+                rest,
+            );
+            at += np;
+        }
+        let vals = &*vals;
+        let mut at = 0;
+        for (c, &np) in self.0.nps.iter().enumerate() {
+            if np > 0 && nc > 1 {
+                // Π_{j≠c} Kⱼ, in the order of the factors.
+                let mut first = true;
+                for (j, vj) in vals.chunks_exact(m).enumerate() {
+                    if j == c {
+                        continue;
+                    }
+                    if first {
+                        others.copy_from_slice(vj);
+                        first = false;
+                    } else {
+                        for (o, &v) in others.iter_mut().zip(vj) {
+                            *o *= v;
+                        }
+                    }
+                }
+                for g in grads[at..at + np].iter_mut() {
+                    for (gv, &o) in g.iter_mut().zip(others.iter()) {
+                        *gv *= o;
+                    }
+                }
+            }
+            at += np;
+        }
+        k.copy_from_slice(&vals[..m]);
+        for vj in vals.chunks_exact(m).skip(1) {
+            for (o, &v) in k.iter_mut().zip(vj) {
+                *o *= v;
+            }
+        }
+    }
+}
+
 /// The sum `k(x, y) = Σᵢ kᵢ(x, y)` of kernels.
 ///
 /// Log-parameters: those of the summands, concatenated in order; their names are prefixed with
@@ -166,15 +291,11 @@ impl Kernel for Sum {
         &self,
         x: ArrayView2<'_, f64>,
     ) -> (Array2<f64>, Vec<Array2<f64>>) {
-        let n = x.nrows();
-        let mut acc = Array2::zeros((n, n));
-        let mut grads = Vec::with_capacity(self.n_params());
-        for k in &self.kernels {
-            let (kc, gc) = k.matrix_with_grad_unchecked(x);
-            combine_into::<false>(&mut acc, &kc);
-            grads.extend(gc);
-        }
-        (acc, grads)
+        super::grad::matrix_with_grad(self, x)
+    }
+
+    fn grad_rows<'a>(&'a self, x: ArrayView2<'a, f64>) -> Box<dyn GradRows + 'a> {
+        Box::new(SumRows(PartRows::new(&self.kernels, x)))
     }
 }
 
@@ -259,37 +380,11 @@ impl Kernel for Product {
         &self,
         x: ArrayView2<'_, f64>,
     ) -> (Array2<f64>, Vec<Array2<f64>>) {
-        let n = x.nrows();
-        let parts: Vec<_> = self
-            .kernels
-            .iter()
-            .map(|k| k.matrix_with_grad_unchecked(x))
-            .collect();
-        let mut grads = Vec::with_capacity(self.n_params());
-        for (i, (_, gi)) in parts.iter().enumerate() {
-            let mut others: Option<Array2<f64>> = None;
-            for (j, (kj, _)) in parts.iter().enumerate() {
-                if j != i {
-                    match &mut others {
-                        None => others = Some(kj.clone()),
-                        Some(o) => combine_into::<true>(o, kj),
-                    }
-                }
-            }
-            for g in gi {
-                let mut g = g.clone();
-                if let Some(o) = &others {
-                    combine_into::<true>(&mut g, o);
-                }
-                grads.push(g);
-            }
-        }
-        let mut parts = parts.into_iter().map(|(k, _)| k);
-        let mut acc = parts.next().unwrap_or_else(|| Array2::ones((n, n)));
-        for p in parts {
-            combine_into::<true>(&mut acc, &p);
-        }
-        (acc, grads)
+        super::grad::matrix_with_grad(self, x)
+    }
+
+    fn grad_rows<'a>(&'a self, x: ArrayView2<'a, f64>) -> Box<dyn GradRows + 'a> {
+        Box::new(ProductRows(PartRows::new(&self.kernels, x)))
     }
 }
 

@@ -2,9 +2,9 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::Kernel;
-use super::simd::{self, RowFill};
+use super::simd::{self, GradRowFill, RowFill};
 use super::util::{self, exp_params};
+use super::{GradRows, Kernel};
 use crate::error::{Result, check};
 
 /// Linear kernel `k(x, y) = σ² xᵀy + b`, with variance `σ² > 0` and an optional bias `b > 0`.
@@ -82,6 +82,59 @@ impl RowFill for LinearRows {
     }
 }
 
+/// Rows of a linear kernel matrix and of its gradients (see [`GradRows`]).
+struct LinearGrad {
+    /// Points, `n × d` row-major, and transposed, `d × n` row-major.
+    xs: Vec<f64>,
+    xt: Vec<f64>,
+    n: usize,
+    d: usize,
+    variance: f64,
+    bias: Option<f64>,
+}
+
+impl GradRows for LinearGrad {
+    fn n_params(&self) -> usize {
+        1 + usize::from(self.bias.is_some())
+    }
+
+    fn fill_row(&self, i: usize, k: &mut [f64], grads: &mut [&mut [f64]], scratch: &mut [f64]) {
+        simd::grad_row(self, i, k, grads, scratch);
+    }
+}
+
+impl GradRowFill for LinearGrad {
+    #[inline(always)]
+    fn grad_row<const FMA: bool>(
+        &self,
+        i: usize,
+        krow: &mut [f64],
+        gb: &mut [&mut [f64]],
+        _scratch: &mut [f64],
+    ) {
+        let (n, d, m) = (self.n, self.d, krow.len());
+        // ∂K/∂log σ² = σ² xᵢᵀxⱼ, ∂K/∂log b = b, K = σ² xᵢᵀxⱼ + b.
+        let g = &mut gb[0][..m];
+        g.fill(0.0);
+        for k in 0..d {
+            let a = self.xs[i * d + k];
+            for (o, &v) in g.iter_mut().zip(&self.xt[k * n..k * n + m]) {
+                *o = simd::madd::<FMA>(a, v, *o);
+            }
+        }
+        for o in g.iter_mut() {
+            *o *= self.variance;
+        }
+        krow.copy_from_slice(g);
+        if let Some(b) = self.bias {
+            for o in krow.iter_mut() {
+                *o += b;
+            }
+            gb[1][..m].fill(b);
+        }
+    }
+}
+
 impl Kernel for Linear {
     fn input_dim(&self) -> Option<usize> {
         None
@@ -147,17 +200,18 @@ impl Kernel for Linear {
         &self,
         x: ArrayView2<'_, f64>,
     ) -> (Array2<f64>, Vec<Array2<f64>>) {
-        let unbiased = Self {
+        super::grad::matrix_with_grad(self, x)
+    }
+
+    fn grad_rows<'a>(&'a self, x: ArrayView2<'a, f64>) -> Box<dyn GradRows + 'a> {
+        let ones = vec![1.0; x.ncols()];
+        Box::new(LinearGrad {
+            xs: util::scaled_rows(&x, &ones),
+            xt: util::scaled_cols(&x, &ones),
+            n: x.nrows(),
+            d: x.ncols(),
             variance: self.variance,
-            bias: None,
-        };
-        let g = unbiased.matrix_unchecked(x, x);
-        match self.bias {
-            None => (g.clone(), vec![g]),
-            Some(b) => (
-                g.mapv(|v| v + b),
-                vec![g, Array2::from_elem((x.nrows(), x.nrows()), b)],
-            ),
-        }
+            bias: self.bias,
+        })
     }
 }

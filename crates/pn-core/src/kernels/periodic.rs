@@ -4,9 +4,9 @@ use std::f64::consts::PI;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::Kernel;
-use super::simd::{self, RowFill};
-use super::util::{self, exp_params, lengthscale_names, par_fill_many, per_dim};
+use super::simd::{self, GradRowFill, RowFill};
+use super::util::{self, exp_params, lengthscale_names, per_dim};
+use super::{GradRows, Kernel};
 use crate::error::{Result, check};
 
 /// Periodic kernel in MacKay's form,
@@ -129,6 +129,86 @@ impl RowFill for PeriodicRows {
     }
 }
 
+/// Rows of a periodic kernel matrix and of its gradients (see [`GradRows`]).
+struct PeriodicGrad {
+    /// `2 / ℓₖ²` per dimension.
+    w: Vec<f64>,
+    /// `θ = π x / p`, its sine and cosine, `n × d` row-major.
+    th: Vec<f64>,
+    sx: Vec<f64>,
+    cx: Vec<f64>,
+    /// The same transposed, `d × n` row-major.
+    tht: Vec<f64>,
+    sxt: Vec<f64>,
+    cxt: Vec<f64>,
+    n: usize,
+    var: f64,
+    ard: bool,
+    /// The number of lengthscales.
+    nl: usize,
+}
+
+impl GradRows for PeriodicGrad {
+    fn n_params(&self) -> usize {
+        self.nl + 2
+    }
+
+    fn fill_row(&self, i: usize, k: &mut [f64], grads: &mut [&mut [f64]], scratch: &mut [f64]) {
+        simd::grad_row(self, i, k, grads, scratch);
+    }
+}
+
+impl GradRowFill for PeriodicGrad {
+    #[inline(always)]
+    fn grad_row<const FMA: bool>(
+        &self,
+        i: usize,
+        krow: &mut [f64],
+        gb: &mut [&mut [f64]],
+        _scratch: &mut [f64],
+    ) {
+        let (n, d, nl, m) = (self.n, self.w.len(), self.nl, krow.len());
+        let np = gb.len();
+        krow.fill(0.0);
+        for g in gb[..=nl].iter_mut() {
+            g[..m].fill(0.0);
+        }
+        // E = Σₖ wₖ sin²θₖ into K; ∂E/∂log ℓₖ = −2 wₖ sin²θₖ; ∂E/∂log p = −Σₖ wₖ θₖ sin 2θₖ.
+        for k in 0..d {
+            let at = i * d + k;
+            let (sa, ca, ta, wk) = (self.sx[at], self.cx[at], self.th[at], self.w[k]);
+            let (gl, gp) = gb.split_at_mut(nl);
+            let gl = &mut gl[if self.ard { k } else { 0 }][..m];
+            let gp = &mut gp[0][..m];
+            let cols = k * n..k * n + m;
+            let (sb, cb, tb) = (
+                &self.sxt[cols.clone()],
+                &self.cxt[cols.clone()],
+                &self.tht[cols],
+            );
+            for j in 0..m {
+                // sin(a − b), cos(a − b) without trigonometry per entry; unfused, so that both
+                // are exactly (anti)symmetric.
+                let s = sa * cb[j] - ca * sb[j];
+                let c = ca * cb[j] + sa * sb[j];
+                let e = wk * s * s;
+                krow[j] += e;
+                gl[j] += 2.0 * e;
+                gp[j] += wk * (ta - tb[j]) * 2.0 * s * c;
+            }
+        }
+        for kv in krow.iter_mut() {
+            *kv = self.var * simd::exp::<FMA>(-*kv);
+        }
+        for g in gb[..=nl].iter_mut() {
+            for (gv, &kv) in g[..m].iter_mut().zip(krow.iter()) {
+                *gv *= kv;
+            }
+        }
+        gb[np - 1][..m].copy_from_slice(krow);
+    }
+}
+
 impl Kernel for Periodic {
     fn input_dim(&self) -> Option<usize> {
         self.ard.then_some(self.lengthscales.len())
@@ -202,45 +282,25 @@ impl Kernel for Periodic {
         &self,
         x: ArrayView2<'_, f64>,
     ) -> (Array2<f64>, Vec<Array2<f64>>) {
+        super::grad::matrix_with_grad(self, x)
+    }
+
+    fn grad_rows<'a>(&'a self, x: ArrayView2<'a, f64>) -> Box<dyn GradRows + 'a> {
         let (n, d) = x.dim();
-        let nl = self.lengthscales.len();
-        let np = self.n_params();
-        let w = per_dim(&self.lengthscales, d, |l| 2.0 / (l * l));
         let scale = vec![PI / self.period; d];
-        let th = util::scaled_rows(&x, &scale);
-        let tht = util::scaled_cols(&x, &scale);
         let [sx, cx, sxt, cxt] = self.angles(&x);
-        let (var, ard) = (self.outputscale, self.ard);
-        let mut out = par_fill_many(n, n, 1 + np, |i0, blocks| {
-            let (kb, gb) = blocks.split_at_mut(1);
-            let kb = &mut *kb[0];
-            for (r, krow) in kb.chunks_exact_mut(n).enumerate() {
-                let i = i0 + r;
-                let at = r * n;
-                // E = Σₖ wₖ sin²θₖ into K; ∂E/∂log ℓₖ = −2 wₖ sin²θₖ; ∂E/∂log p = −Σₖ wₖ θₖ sin 2θₖ.
-                for k in 0..d {
-                    let (sa, ca, ta, wk) = (sx[i * d + k], cx[i * d + k], th[i * d + k], w[k]);
-                    for j in 0..n {
-                        let (sb, cb) = (sxt[k * n + j], cxt[k * n + j]);
-                        let s = sa * cb - ca * sb;
-                        let c = ca * cb + sa * sb;
-                        let e = wk * s * s;
-                        krow[j] += e;
-                        gb[if ard { k } else { 0 }][at + j] += 2.0 * e;
-                        gb[nl][at + j] += wk * (ta - tht[k * n + j]) * 2.0 * s * c;
-                    }
-                }
-                for j in 0..n {
-                    let kv = var * (-krow[j]).exp();
-                    krow[j] = kv;
-                    for g in gb[..=nl].iter_mut() {
-                        g[at + j] *= kv;
-                    }
-                    gb[np - 1][at + j] = kv;
-                }
-            }
-        });
-        let k = out.remove(0);
-        (k, out)
+        Box::new(PeriodicGrad {
+            w: per_dim(&self.lengthscales, d, |l| 2.0 / (l * l)),
+            th: util::scaled_rows(&x, &scale),
+            sx,
+            cx,
+            tht: util::scaled_cols(&x, &scale),
+            sxt,
+            cxt,
+            n,
+            var: self.outputscale,
+            ard: self.ard,
+            nl: self.lengthscales.len(),
+        })
     }
 }

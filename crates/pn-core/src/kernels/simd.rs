@@ -65,6 +65,49 @@ fn fill_block_fast<R: RowFill>(op: &R, i0: usize, block: &mut [f64], m: usize) {
     fill_block::<R, false>(op, i0, block, m);
 }
 
+/// How to fill one row of a kernel matrix and of its gradients (see
+/// [`GradRows`](super::GradRows)), compiled like [`RowFill`].
+pub(crate) trait GradRowFill: Sync {
+    /// [`GradRows::fill_row`](super::GradRows::fill_row) with fused multiply–adds when `FMA`.
+    fn grad_row<const FMA: bool>(
+        &self,
+        i: usize,
+        k: &mut [f64],
+        grads: &mut [&mut [f64]],
+        scratch: &mut [f64],
+    );
+}
+
+/// Runs [`GradRowFill::grad_row`] with AVX2 + FMA code when the CPU supports it.
+#[inline]
+pub(crate) fn grad_row<R: GradRowFill>(
+    op: &R,
+    i: usize,
+    k: &mut [f64],
+    grads: &mut [&mut [f64]],
+    scratch: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if fma_available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        unsafe { grad_row_avx2(op, i, k, grads, scratch) };
+        return;
+    }
+    op.grad_row::<false>(i, k, grads, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn grad_row_avx2<R: GradRowFill>(
+    op: &R,
+    i: usize,
+    k: &mut [f64],
+    grads: &mut [&mut [f64]],
+    scratch: &mut [f64],
+) {
+    op.grad_row::<true>(i, k, grads, scratch);
+}
+
 /// `a · b + c`, fused (one rounding) when `FMA`.
 #[inline(always)]
 pub(crate) fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {

@@ -3,9 +3,9 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::Kernel;
-use super::simd::{self, RowFill};
-use super::util::{self, exp_params, lengthscale_names, par_fill_many, per_dim};
+use super::simd::{self, GradRowFill, RowFill};
+use super::util::{self, exp_params, lengthscale_names, per_dim};
+use super::{GradRows, Kernel};
 use crate::error::{Result, check};
 
 /// The shape `f` of a radial kernel, `f(0) = 1`.
@@ -73,47 +73,6 @@ impl Profile {
         }
     }
 
-    /// `(f, g, h)` at `s = r²` with `g = −2 f'(s)` — so that `∂f/∂log ℓₖ = g · rₖ²` — and
-    /// `h = ∂f/∂log α` (0 for the kernels without `α`).
-    #[inline]
-    fn grad(self, s: f64) -> (f64, f64, f64) {
-        let exp = simd::exp::<false>;
-        match self {
-            Self::SquaredExponential => {
-                let f = exp(-0.5 * s);
-                (f, f, 0.0)
-            }
-            Self::Matern12 => {
-                let r = s.sqrt();
-                let f = exp(-r);
-                // g·rₖ² ≤ f·r → 0 as r → 0, so g = 0 at r = 0 gives the right limit.
-                let g = if r > 0.0 { f / r } else { 0.0 };
-                (f, g, 0.0)
-            }
-            Self::Matern32 => {
-                let r = (3.0 * s).sqrt();
-                let e = exp(-r);
-                ((1.0 + r) * e, 3.0 * e, 0.0)
-            }
-            Self::Matern52 => {
-                let r = (5.0 * s).sqrt();
-                let e = exp(-r);
-                (
-                    (1.0 + r + 5.0 / 3.0 * s) * e,
-                    5.0 / 3.0 * (1.0 + r) * e,
-                    0.0,
-                )
-            }
-            Self::RationalQuadratic { alpha } => {
-                let z = s / (2.0 * alpha);
-                let l = z.ln_1p();
-                let u = 1.0 + z;
-                let f = exp(-alpha * l);
-                (f, f / u, f * (0.5 * s / u - alpha * l))
-            }
-        }
-    }
-
     fn alpha(self) -> Option<f64> {
         match self {
             Self::RationalQuadratic { alpha } => Some(alpha),
@@ -139,6 +98,127 @@ impl RowFill for RadialRows {
         let d = self.d;
         util::sqdist_row::<FMA>(&self.xs[i * d..(i + 1) * d], &self.yt, out);
         self.profile.apply::<FMA>(out, self.var);
+    }
+}
+
+/// Rows of a radial kernel matrix and of its gradients (see [`GradRows`]).
+pub(crate) struct RadialGrad {
+    /// Scaled points, `n × d` row-major.
+    xs: Vec<f64>,
+    /// Scaled points, transposed: `d × n` row-major.
+    xt: Vec<f64>,
+    n: usize,
+    d: usize,
+    profile: Profile,
+    var: f64,
+    ard: bool,
+    /// The number of lengthscales.
+    nl: usize,
+}
+
+impl GradRows for RadialGrad {
+    fn n_params(&self) -> usize {
+        self.nl + usize::from(self.profile.alpha().is_some()) + 1
+    }
+
+    fn scratch_len(&self, m: usize) -> usize {
+        m
+    }
+
+    fn fill_row(&self, i: usize, k: &mut [f64], grads: &mut [&mut [f64]], scratch: &mut [f64]) {
+        simd::grad_row(self, i, k, grads, scratch);
+    }
+}
+
+impl GradRowFill for RadialGrad {
+    #[inline(always)]
+    fn grad_row<const FMA: bool>(
+        &self,
+        i: usize,
+        krow: &mut [f64],
+        gb: &mut [&mut [f64]],
+        scratch: &mut [f64],
+    ) {
+        use simd::{exp, madd};
+        let (n, d, nl, var, m) = (self.n, self.d, self.nl, self.var, krow.len());
+        let np = gb.len();
+        let xi = &self.xs[i * d..(i + 1) * d];
+        if self.ard {
+            // Per-dimension squared distances straight into the lengthscale gradients.
+            krow.fill(0.0);
+            for (k, &a) in xi.iter().enumerate() {
+                let g = &mut gb[k][..m];
+                for ((gv, kv), &b) in g.iter_mut().zip(krow.iter_mut()).zip(&self.xt[k * n..]) {
+                    let t = a - b;
+                    *gv = t * t;
+                    *kv += t * t;
+                }
+            }
+        } else {
+            util::sqdist_row::<false>(xi, &self.xt, krow);
+            gb[0][..m].copy_from_slice(krow);
+        }
+        // K and σ² g, with g = −2 f'(r²), into `scale` (and ∂K/∂log α) from the squared
+        // distances …
+        let scale = &mut scratch[..m];
+        match self.profile {
+            Profile::SquaredExponential => {
+                for (kv, sc) in krow.iter_mut().zip(scale.iter_mut()) {
+                    let f = var * exp::<FMA>(-0.5 * *kv);
+                    *kv = f;
+                    *sc = f;
+                }
+            }
+            Profile::Matern12 => {
+                for (kv, sc) in krow.iter_mut().zip(scale.iter_mut()) {
+                    let r = kv.sqrt();
+                    let f = exp::<FMA>(-r);
+                    // g·rₖ² ≤ f·r → 0 as r → 0, so g = 0 at r = 0 gives the right limit.
+                    let g = if r > 0.0 { f / r } else { 0.0 };
+                    *kv = var * f;
+                    *sc = var * g;
+                }
+            }
+            Profile::Matern32 => {
+                for (kv, sc) in krow.iter_mut().zip(scale.iter_mut()) {
+                    let r = (3.0 * *kv).sqrt();
+                    let e = exp::<FMA>(-r);
+                    *kv = var * ((1.0 + r) * e);
+                    *sc = var * (3.0 * e);
+                }
+            }
+            Profile::Matern52 => {
+                for (kv, sc) in krow.iter_mut().zip(scale.iter_mut()) {
+                    let s = *kv;
+                    let r = (5.0 * s).sqrt();
+                    let e = exp::<FMA>(-r);
+                    *kv = var * ((1.0 + r + 5.0 / 3.0 * s) * e);
+                    *sc = var * (5.0 / 3.0 * (1.0 + r) * e);
+                }
+            }
+            Profile::RationalQuadratic { alpha } => {
+                let ga = &mut gb[nl][..m];
+                for ((kv, sc), h) in krow.iter_mut().zip(scale.iter_mut()).zip(ga.iter_mut()) {
+                    let s = *kv;
+                    let z = s / (2.0 * alpha);
+                    let u = 1.0 + z;
+                    // ln(1 + z) = ln u + (z − (u − 1))/u: the rounding of u corrected to first
+                    // order, as accurate as ln_1p and vectorisable.
+                    let l = madd::<FMA>(z - (u - 1.0), 1.0 / u, simd::ln::<FMA>(u));
+                    let f = exp::<FMA>(-alpha * l);
+                    *kv = var * f;
+                    *sc = var * (f / u);
+                    *h = var * (f * (0.5 * s / u - alpha * l));
+                }
+            }
+        }
+        // … then ∂K/∂log ℓₖ = σ² g rₖ² (rₖ² or r² already stored there), ∂K/∂log σ² = K.
+        for gk in gb[..nl].iter_mut() {
+            for (gv, &sc) in gk[..m].iter_mut().zip(scale.iter()) {
+                *gv *= sc;
+            }
+        }
+        gb[np - 1][..m].copy_from_slice(krow);
     }
 }
 
@@ -278,63 +358,19 @@ impl Radial {
         Array1::from_elem(x.nrows(), self.outputscale)
     }
 
-    pub(crate) fn matrix_with_grad(
-        &self,
-        x: ArrayView2<'_, f64>,
-    ) -> (Array2<f64>, Vec<Array2<f64>>) {
+    pub(crate) fn grad_rows(&self, x: ArrayView2<'_, f64>) -> RadialGrad {
         let (n, d) = x.dim();
-        let nl = self.lengthscales.len();
-        let extra = self.n_extra();
-        let np = self.n_params();
         let inv = per_dim(&self.lengthscales, d, f64::recip);
-        let xs = util::scaled_rows(&x, &inv);
-        let xt = util::scaled_cols(&x, &inv);
-        let (profile, var, ard) = (self.profile, self.outputscale, self.ard);
-        // Output 0 is K, output 1 + p the derivative by log-parameter p.
-        let mut out = par_fill_many(n, n, 1 + np, |i0, blocks| {
-            let (kb, gb) = blocks.split_at_mut(1);
-            let kb = &mut *kb[0];
-            let mut scale = vec![0.0; n];
-            for (r, krow) in kb.chunks_exact_mut(n).enumerate() {
-                let i = i0 + r;
-                let xi = &xs[i * d..(i + 1) * d];
-                let rows = r * n..(r + 1) * n;
-                if ard {
-                    // Per-dimension squared distances straight into the lengthscale gradients.
-                    krow.fill(0.0);
-                    for k in 0..d {
-                        let a = xi[k];
-                        let g = &mut gb[k][rows.clone()];
-                        for ((gv, kv), &b) in g.iter_mut().zip(krow.iter_mut()).zip(&xt[k * n..]) {
-                            let t = a - b;
-                            *gv = t * t;
-                            *kv += t * t;
-                        }
-                    }
-                } else {
-                    util::sqdist_row::<false>(xi, &xt, krow);
-                    gb[0][rows.clone()].copy_from_slice(krow);
-                }
-                // K, σ² g (into `scale`) and ∂K/∂log α from the squared distances …
-                for (j, (kv, sc)) in krow.iter_mut().zip(scale.iter_mut()).enumerate() {
-                    let (f, g, h) = profile.grad(*kv);
-                    *kv = var * f;
-                    *sc = var * g;
-                    if extra == 1 {
-                        gb[nl][r * n + j] = var * h;
-                    }
-                }
-                // … then ∂K/∂log ℓₖ = σ² g rₖ² (rₖ² or r² already stored there), ∂K/∂log σ² = K.
-                for gk in gb[..nl].iter_mut() {
-                    for (gv, &sc) in gk[rows.clone()].iter_mut().zip(scale.iter()) {
-                        *gv *= sc;
-                    }
-                }
-                gb[np - 1][rows].copy_from_slice(krow);
-            }
-        });
-        let k = out.remove(0);
-        (k, out)
+        RadialGrad {
+            xs: util::scaled_rows(&x, &inv),
+            xt: util::scaled_cols(&x, &inv),
+            n,
+            d,
+            profile: self.profile,
+            var: self.outputscale,
+            ard: self.ard,
+            nl: self.lengthscales.len(),
+        }
     }
 }
 
@@ -377,7 +413,10 @@ macro_rules! radial_kernel {
                 &self,
                 x: ArrayView2<'_, f64>,
             ) -> (Array2<f64>, Vec<Array2<f64>>) {
-                self.0.matrix_with_grad(x)
+                super::grad::matrix_with_grad(self, x)
+            }
+            fn grad_rows<'a>(&'a self, x: ArrayView2<'a, f64>) -> Box<dyn GradRows + 'a> {
+                Box::new(self.0.grad_rows(x))
             }
         }
 

@@ -113,10 +113,16 @@ pub(crate) fn scaled_cols(y: &ArrayView2<'_, f64>, w: &[f64]) -> Vec<f64> {
 }
 
 /// `row[j] = Σₖ (xᵢₖ − yₖⱼ)²` for one scaled point `xi` against the transposed scaled points
-/// `yt` (`d × m`). Exactly symmetric under exchanging the two points.
+/// `yt` (`d × s` row-major, `s ≥ m = row.len()`: the first `m` points are used). Exactly
+/// symmetric under exchanging the two points.
 #[inline(always)]
 pub(crate) fn sqdist_row<const FMA: bool>(xi: &[f64], yt: &[f64], row: &mut [f64]) {
     let m = row.len();
+    let s = if xi.is_empty() {
+        m
+    } else {
+        yt.len() / xi.len()
+    };
     match xi.len() {
         0 => row.fill(0.0),
         1 => {
@@ -128,8 +134,8 @@ pub(crate) fn sqdist_row<const FMA: bool>(xi: &[f64], yt: &[f64], row: &mut [f64
         }
         2 => {
             let (a0, a1) = (xi[0], xi[1]);
-            let (y0, y1) = yt.split_at(m);
-            for ((o, &b0), &b1) in row.iter_mut().zip(y0).zip(&y1[..m]) {
+            let (y0, y1) = yt.split_at(s);
+            for ((o, &b0), &b1) in row.iter_mut().zip(&y0[..m]).zip(&y1[..m]) {
                 let t0 = a0 - b0;
                 let t1 = a1 - b1;
                 *o = madd::<FMA>(t1, t1, t0 * t0);
@@ -142,7 +148,7 @@ pub(crate) fn sqdist_row<const FMA: bool>(xi: &[f64], yt: &[f64], row: &mut [f64
                 *o = t * t;
             }
             for (k, &a) in xi.iter().enumerate().skip(1) {
-                for (o, &b) in row.iter_mut().zip(&yt[k * m..(k + 1) * m]) {
+                for (o, &b) in row.iter_mut().zip(&yt[k * s..k * s + m]) {
                     let t = a - b;
                     *o = madd::<FMA>(t, t, *o);
                 }
@@ -183,58 +189,4 @@ pub(crate) fn par_fill_rows(
             .for_each(|(c, block)| fill(c * rows, block));
     }
     Array2::from_shape_vec((n, m), buf).expect("the buffer holds n·m entries")
-}
-
-/// `count` matrices of shape `n × m`, filled together in parallel over blocks of rows:
-/// `fill(first_row, blocks)` receives the same rows of every matrix.
-pub(crate) fn par_fill_many(
-    n: usize,
-    m: usize,
-    count: usize,
-    fill: impl Fn(usize, &mut [&mut [f64]]) + Sync + Send,
-) -> Vec<Array2<f64>> {
-    let mut bufs: Vec<Vec<f64>> = (0..count).map(|_| crate::memory::zeroed(n * m)).collect();
-    if n > 0 && m > 0 && count > 0 {
-        let rows = rows_per_task(n, m);
-        let mut blocks: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(rows))
-            .map(|_| Vec::with_capacity(count))
-            .collect();
-        for buf in &mut bufs {
-            for (c, block) in buf.chunks_mut(rows * m).enumerate() {
-                blocks[c].push(block);
-            }
-        }
-        blocks
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(c, mut b)| fill(c * rows, &mut b));
-    }
-    bufs.into_iter()
-        .map(|b| Array2::from_shape_vec((n, m), b).expect("the buffer holds n·m entries"))
-        .collect()
-}
-
-/// `acc ← acc ∘ other` (`PRODUCT`) or `acc ← acc + other`, in parallel when both are contiguous
-/// in the same order.
-pub(crate) fn combine_into<const PRODUCT: bool>(acc: &mut Array2<f64>, other: &Array2<f64>) {
-    let same_order = acc.strides() == other.strides();
-    match (
-        acc.as_slice_memory_order_mut(),
-        other.as_slice_memory_order(),
-    ) {
-        (Some(a), Some(b)) if same_order => {
-            a.par_chunks_mut(1 << 14)
-                .zip(b.par_chunks(1 << 14))
-                .for_each(|(a, b)| {
-                    for (u, &v) in a.iter_mut().zip(b) {
-                        if PRODUCT { *u *= v } else { *u += v }
-                    }
-                });
-        }
-        _ => ndarray::Zip::from(acc).and(other).for_each(
-            |u, &v| {
-                if PRODUCT { *u *= v } else { *u += v }
-            },
-        ),
-    }
 }
