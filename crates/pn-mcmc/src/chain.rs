@@ -18,6 +18,8 @@ pub(crate) struct Counters {
     pub grad_evals: u64,
     pub logp_evals: u64,
     pub nan_logp: u64,
+    /// Leapfrog steps after warm-up beyond the integrator's stability limit (NUTS, HMC).
+    pub unstable_steps: u64,
 }
 
 /// What one transition reports.
@@ -320,6 +322,7 @@ where
     stats.grad_evals = c.grad_evals;
     stats.logp_evals = c.logp_evals;
     stats.nan_logp = c.nan_logp;
+    stats.unstable_steps = c.unstable_steps;
     stats.divergences = divergences;
     stats.step_size = infos.last().map(|i| i.step_size).unwrap_or(f64::NAN);
     Ok(ChainOutput {

@@ -21,6 +21,9 @@ pub struct ChainStats {
     pub nan_logp: u64,
     /// Divergent transitions after warm-up.
     pub divergences: usize,
+    /// Leapfrog steps after warm-up whose step size exceeded the integrator's stability limit
+    /// for the curvature along the step (`εω > 2`; NUTS and HMC).
+    pub unstable_steps: u64,
     /// Divergent transitions during warm-up.
     pub warmup_divergences: usize,
     /// Draws whose NUTS tree reached the maximum depth.
@@ -111,6 +114,11 @@ pub struct FitDiagnostics {
     pub divergences: usize,
     /// Draws at the maximum tree depth (all chains).
     pub max_depth_hits: usize,
+    /// Leapfrog steps after warm-up beyond the integrator's stability limit `εω < 2`, `ω²`
+    /// the curvature of `−log p` along the step in the metric (all chains; NUTS and HMC).
+    pub unstable_steps: u64,
+    /// Leapfrog steps after warm-up (all chains; 0 for samplers without them).
+    pub leapfrog_steps: u64,
     /// NaN log-densities met (all chains, warm-up included).
     pub nan_logp: u64,
     /// Energy BFMI per chain (empty without energies).
@@ -237,6 +245,8 @@ impl Fit {
         FitDiagnostics {
             divergences: self.chains.iter().map(|c| c.divergences).sum(),
             max_depth_hits: self.chains.iter().map(|c| c.max_depth_hits).sum(),
+            unstable_steps: self.chains.iter().map(|c| c.unstable_steps).sum(),
+            leapfrog_steps: self.stats.n_steps.iter().map(|&n| n as u64).sum(),
             nan_logp: self.chains.iter().map(|c| c.nan_logp).sum(),
             bfmi: if has_energy {
                 diag::bfmi(self.stats.energy.view())
@@ -293,6 +303,16 @@ impl Fit {
             w.push(format!(
                 "{} of {} transitions hit the maximum tree depth {md}: trajectories were cut short; exploration may be incomplete.",
                 d.max_depth_hits, total
+            ));
+        }
+        // More than 3 in 10⁵ steps beyond the stability limit: measured on the catalogue
+        // (4 × 1000 + 1000), the banana (b = 0.1, δ = 0.95) has 1.6–30 in 10⁴ in every run,
+        // including those 11–18 % off in sd(y₂) with no other warning; the Gaussians,
+        // funnel-nc and logistic regression none; eight schools at δ = 0.95 about 0.7 in 10⁵.
+        if d.unstable_steps > 0 && d.unstable_steps as f64 > 3e-5 * d.leapfrog_steps as f64 {
+            w.push(format!(
+                "{} of {} leapfrog steps after warm-up exceeded the integrator's stability limit for the local curvature (step size x curvature frequency > 2): regions of high curvature are probably under-explored and the estimates (tails, sds) may be biased even without divergences. Raise target_accept, reparameterise, or check with longer runs.",
+                d.unstable_steps, d.leapfrog_steps
             ));
         }
         for (c, b) in d.bfmi.iter().enumerate() {
@@ -458,12 +478,13 @@ impl fmt::Display for Summary {
         let d = &self.diagnostics;
         write!(
             f,
-            "{}: {} chains × {} draws; divergences {}; max-depth hits {}; NaN log-densities {}; gradient evaluations {}; log-density evaluations {}",
+            "{}: {} chains × {} draws; divergences {}; max-depth hits {}; unstable leapfrog steps {}; NaN log-densities {}; gradient evaluations {}; log-density evaluations {}",
             self.sampler,
             self.chains,
             self.draws,
             d.divergences,
             d.max_depth_hits,
+            d.unstable_steps,
             d.nan_logp,
             d.grad_evals,
             d.logp_evals

@@ -282,8 +282,16 @@ fn dot_body(a: &[f64], b: &[f64]) -> f64 {
 
 /// The first half of a leapfrog step under a diagonal metric: half a kick `p += ε/2 ∇`, the
 /// velocity `v = M⁻¹ p`, and the drift `q += ε v`, in one pass (AVX2 where available, with
-/// the same operations and so the same result).
-fn kick_drift_diag(q: &mut [f64], p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) {
+/// the same operations and so the same result). Returns `(vᵀ∇, vᵀp)` at the half step, for
+/// the curvature along the step (see `HmcKernel::leapfrog`).
+fn kick_drift_diag(
+    q: &mut [f64],
+    p: &mut [f64],
+    v: &mut [f64],
+    g: &[f64],
+    inv: &[f64],
+    eps: f64,
+) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
@@ -303,7 +311,7 @@ fn kick_drift_diag_avx2(
     g: &[f64],
     inv: &[f64],
     eps: f64,
-) {
+) -> (f64, f64) {
     kick_drift_diag_body(q, p, v, g, inv, eps)
 }
 
@@ -315,20 +323,44 @@ fn kick_drift_diag_body(
     g: &[f64],
     inv: &[f64],
     eps: f64,
-) {
+) -> (f64, f64) {
     let n = q.len();
     let (p, v, g, inv) = (&mut p[..n], &mut v[..n], &g[..n], &inv[..n]);
     let h = 0.5 * eps;
-    for i in 0..n {
+    let (mut vg, mut vp) = ([0.0f64; 4], [0.0f64; 4]);
+    let m = n - n % 4;
+    for (((q, p), v), (g, inv)) in q
+        .chunks_exact_mut(4)
+        .zip(p.chunks_exact_mut(4))
+        .zip(v.chunks_exact_mut(4))
+        .zip(g.chunks_exact(4).zip(inv.chunks_exact(4)))
+    {
+        for k in 0..4 {
+            p[k] += h * g[k];
+            v[k] = inv[k] * p[k];
+            q[k] += eps * v[k];
+            vg[k] += v[k] * g[k];
+            vp[k] += v[k] * p[k];
+        }
+    }
+    let (mut tg, mut tp) = (0.0, 0.0);
+    for i in m..n {
         p[i] += h * g[i];
         v[i] = inv[i] * p[i];
         q[i] += eps * v[i];
+        tg += v[i] * g[i];
+        tp += v[i] * p[i];
     }
+    (
+        (vg[0] + vg[2]) + (vg[1] + vg[3]) + tg,
+        (vp[0] + vp[2]) + (vp[1] + vp[3]) + tp,
+    )
 }
 
 /// The second half-kick of a leapfrog step and the new velocity under a diagonal metric;
-/// returns the kinetic energy `½ pᵀv` computed in the same pass.
-fn kick_diag(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> f64 {
+/// returns the kinetic energy `½ pᵀv` and `vᵀ∇` with the half-step velocity that `v` held
+/// before, both computed in the same pass.
+fn kick_diag(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
@@ -341,17 +373,18 @@ fn kick_diag(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> 
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn kick_diag_avx2(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> f64 {
+fn kick_diag_avx2(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> (f64, f64) {
     kick_diag_body(p, v, g, inv, eps)
 }
 
 #[inline(always)]
-fn kick_diag_body(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> f64 {
+fn kick_diag_body(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> (f64, f64) {
     let n = p.len();
     let (v, g, inv) = (&mut v[..n], &g[..n], &inv[..n]);
     let h = 0.5 * eps;
-    // Eight accumulators of pᵢvᵢ, as in `dot`.
+    // Eight accumulators of pᵢvᵢ, as in `dot`, and eight of the half-step vᵢgᵢ.
     let mut acc = [0.0f64; 8];
+    let mut vg = [0.0f64; 8];
     let (pc, vc, gc, ic) = (
         p.chunks_exact_mut(8),
         v.chunks_exact_mut(8),
@@ -361,20 +394,21 @@ fn kick_diag_body(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64
     let m = n - n % 8;
     for (((p, v), g), inv) in pc.zip(vc).zip(gc).zip(ic) {
         for k in 0..8 {
+            vg[k] += v[k] * g[k];
             p[k] += h * g[k];
             v[k] = inv[k] * p[k];
             acc[k] += p[k] * v[k];
         }
     }
-    let mut tail = 0.0;
+    let (mut tail, mut tail_vg) = (0.0, 0.0);
     for i in m..n {
+        tail_vg += v[i] * g[i];
         p[i] += h * g[i];
         v[i] = inv[i] * p[i];
         tail += p[i] * v[i];
     }
-    let s =
-        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
-    0.5 * s
+    let sum8 = |a: [f64; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    (0.5 * (sum8(acc) + tail), sum8(vg) + tail_vg)
 }
 
 /// `a += b` (a separate function so that the loop compiles without bounds checks).
@@ -838,7 +872,22 @@ pub(crate) struct HmcKernel<'a, T: ?Sized> {
     scratch: Vec<Scratch>,
     /// Buffers of the top level of NUTS, kept between transitions.
     top: Option<Box<Top>>,
+    /// The step size of the current NUTS transition (`eps`, jittered).
+    eps_now: f64,
+    /// NUTS step-size jitter.
+    nuts_jitter: f64,
+    /// Whether the current transition is after warm-up (unstable steps are counted then).
+    sampling: bool,
 }
+
+/// The stability limit of the leapfrog integrator: on a harmonic oscillator of angular
+/// frequency `ω` it is stable only for `εω < 2`; beyond, the energy error grows exponentially
+/// with the number of steps. NUTS counts the steps after warm-up whose curvature along the
+/// step, `ω² = −ΔqᵀΔ∇ log p / |Δq|²_M` (a lower bound on the largest eigenvalue of
+/// `M⁻¹ ∇²(−log p)` there), puts them beyond it: where such regions carry mass, a step size
+/// adapted to the rest of the posterior cannot enter them, and the estimates can be biased
+/// without divergences, R̂ or ESS saying so (the banana with δ = 0.95 in `docs/mcmc.md`).
+pub(crate) const STABILITY_LIMIT: f64 = 2.0;
 
 /// The top-level state of a NUTS transition: the trajectory's two ends, the proposals, and the
 /// momenta and momentum sums the no-U-turn criteria need.
@@ -960,6 +1009,9 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             max_dh,
             scratch: Vec::new(),
             top: None,
+            eps_now: adapt.init_step_size,
+            sampling: false,
+            nuts_jitter: 0.0,
         };
         k.init_step_size(rng)?;
         k.da.restart(k.eps);
@@ -1024,9 +1076,13 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         Ok(())
     }
 
-    fn leapfrog(&mut self, z: &mut Phase, eps: f64) -> Result<()> {
+    /// One leapfrog step of size `eps` (negative: backwards in time). Returns the squared
+    /// stability number `(εω)²` of the step, `ω²` the curvature of `−log p` along it in the
+    /// metric (see [`STABILITY_LIMIT`]); NaN where the step left the support.
+    fn leapfrog(&mut self, z: &mut Phase, eps: f64) -> Result<f64> {
         let d = z.q.len();
-        match &self.metric {
+        // At the half step: vᵀ∇ log p(q₀) and vᵀp (= |v|² in the metric).
+        let (vg0, vp) = match &self.metric {
             // One fused pass each side of the gradient (the same operations, in the same
             // order, as the general form below).
             Metric::Diag { inv } => kick_drift_diag(&mut z.q, &mut z.p, &mut z.v, &z.g, inv, eps),
@@ -1038,26 +1094,31 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
                 for i in 0..d {
                     z.q[i] += eps * z.v[i];
                 }
+                (dot(&z.v, &z.g), dot(&z.v, &z.p))
             }
-        }
+        };
         z.logp = eval_grad(self.target, &z.q, &mut z.g, &mut self.counters)?;
         if !z.logp.is_finite() {
             // The trajectory has left the support (or the region where the target is
             // defined): the energy error is infinite and the step counts as divergent.
             z.logp = f64::NEG_INFINITY;
-            return Ok(());
+            return Ok(f64::NAN);
         }
-        z.kin = match &self.metric {
+        let vg1;
+        (z.kin, vg1) = match &self.metric {
             Metric::Diag { inv } => kick_diag(&mut z.p, &mut z.v, &z.g, inv, eps),
             Metric::Dense { .. } => {
+                let vg1 = dot(&z.v, &z.g);
                 for i in 0..d {
                     z.p[i] += 0.5 * eps * z.g[i];
                 }
                 self.metric.velocity(&z.p, &mut z.v);
-                0.5 * dot(&z.p, &z.v)
+                (0.5 * dot(&z.p, &z.v), vg1)
             }
         };
-        Ok(())
+        // Δq = ε v, so ΔqᵀΔ∇(−log p) = −ε vᵀ(∇₁ − ∇₀) and |Δq|²_M = ε² vᵀp:
+        // (εω)² = −ε vᵀ(∇₁ − ∇₀) / vᵀp.
+        Ok(-eps * (vg1 - vg0) / vp)
     }
 
     /// Stan's heuristic: double or halve ε until one leapfrog step crosses acceptance 0.8.
@@ -1115,8 +1176,11 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         log_sum_weight: &mut f64,
         rng: &mut R,
     ) -> Result<bool> {
-        let eps = sign * self.eps;
-        self.leapfrog(z, eps)?;
+        let eps = sign * self.eps_now;
+        let stiffness = self.leapfrog(z, eps)?;
+        if self.sampling && stiffness > STABILITY_LIMIT * STABILITY_LIMIT {
+            self.counters.unstable_steps += 1;
+        }
         self.n_leapfrog += 1;
         let h = z.hamiltonian();
         if h - self.h0 > self.max_dh {
@@ -1310,6 +1374,12 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         z_fwd.g.copy_from_slice(&self.z.g);
         z_fwd.logp = self.z.logp;
         self.metric.refresh_momentum(rng, z_fwd);
+        self.eps_now = if self.nuts_jitter > 0.0 {
+            let u: f64 = rng.random();
+            self.eps * (1.0 + self.nuts_jitter * (2.0 * u - 1.0))
+        } else {
+            self.eps
+        };
         self.h0 = z_fwd.hamiltonian();
         self.divergent = false;
         self.n_leapfrog = 0;
@@ -1416,7 +1486,10 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         let eps = self.eps * (1.0 + jitter * (2.0 * u - 1.0));
         let mut taken = 0;
         for _ in 0..n_steps {
-            self.leapfrog(&mut z, eps)?;
+            let stiffness = self.leapfrog(&mut z, eps)?;
+            if self.sampling && stiffness > STABILITY_LIMIT * STABILITY_LIMIT {
+                self.counters.unstable_steps += 1;
+            }
             taken += 1;
             if z.hamiltonian() - h0 > self.max_dh {
                 divergent = true;
@@ -1447,6 +1520,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
 
 impl<T: LogDensity + ?Sized> Kernel for HmcKernel<'_, T> {
     fn step(&mut self, rng: &mut dyn rand::RngCore, warmup: bool) -> Result<StepInfo> {
+        self.sampling = !warmup;
         let info = match self.traj {
             Trajectory::Nuts { max_depth, .. } => self.nuts_transition(rng, max_depth)?,
             Trajectory::Static {
@@ -1536,6 +1610,45 @@ mod tests {
         // The current estimator holds the draws since the second-to-last switch.
         assert_eq!(c.fg.count(), 849 - 379);
         assert_eq!(c.bg.count(), 849 - 499);
+    }
+
+    /// The stability number of a leapfrog step on a Gaussian `N(0, diag(σ²))` under the metric
+    /// `M⁻¹ = diag(m)`: the curvature along any step is a weighted mean of `mᵢ/σᵢ²`, exactly
+    /// `m/σ²` in one dimension, so `(εω)² = ε² m / σ²` whatever the point and momentum.
+    #[test]
+    fn stability_number_on_a_gaussian() {
+        let var = 4.0;
+        let target = crate::models::DiagGaussian { var: vec![var] };
+        let mut rng = crate::chain::chain_rng(5, 0);
+        let traj = Trajectory::Nuts {
+            max_depth: 10,
+            max_energy_error: 1000.0,
+        };
+        let adapt = AdaptOptions::default().metric(MetricKind::Diag);
+        let mut k = HmcKernel::new(&target, &[0.7], traj, &adapt, 100, 0, &mut rng).unwrap();
+        let m = 2.5;
+        k.metric = Metric::Diag { inv: vec![m] };
+        for (eps, p) in [(0.3, 1.1), (-1.7, -0.4), (3.0, 0.2)] {
+            let mut z = k.z.clone();
+            z.p = vec![p];
+            k.metric.velocity(&z.p, &mut z.v);
+            let s = k.leapfrog(&mut z, eps).unwrap();
+            let want: f64 = eps * eps * m / var;
+            assert!((s - want).abs() < 1e-12 * want, "{s} vs {want}");
+        }
+        // Two dimensions: between the two coordinates' values.
+        let target = crate::models::DiagGaussian {
+            var: vec![1.0, 0.01],
+        };
+        let mut k = HmcKernel::new(&target, &[0.3, 0.05], traj, &adapt, 100, 0, &mut rng).unwrap();
+        k.metric = Metric::Diag {
+            inv: vec![1.0, 1.0],
+        };
+        let mut z = k.z.clone();
+        z.p = vec![0.5, -0.8];
+        k.metric.velocity(&z.p, &mut z.v);
+        let s = k.leapfrog(&mut z, 0.1).unwrap();
+        assert!(s > 0.01 * (1.0 - 1e-12) && s < 1.0 * (1.0 + 1e-12), "{s}");
     }
 
     /// The leapfrog integrator is time-reversible: forward then backward returns to the start.
