@@ -372,6 +372,7 @@ fn tria(m: &mut [f64], rows: usize, cols: usize, v: &mut [f64]) {
 #[derive(Debug, Clone)]
 pub struct StateSpaceGp {
     model: Model,
+    jitter_ladder: Vec<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -548,6 +549,8 @@ impl Model {
         tria(&mut w.pre, cols, cols, &mut w.v);
         let s = w.pre[0];
         let prior_var: f64 = self.comps.iter().map(|c| c.pinf_chol[0].powi(2)).sum();
+        // A zero innovation up to the round-off of the square-root form (`s` is accurate to
+        // about ε √prior_var): the observation is already known exactly.
         if s.is_nan() || s * s <= 1e-28 * prior_var {
             return Err(pn_core::Error::NotPositiveDefinite { pivot: 0 }.into());
         }
@@ -600,7 +603,31 @@ impl StateSpaceGp {
                 d: off,
                 noise_variance,
             },
+            jitter_ladder: vec![1e-10, 1e-8, 1e-6, 1e-4],
         })
+    }
+
+    /// Replaces the jitter ladder (default `[1e-10, 1e-8, 1e-6, 1e-4]`, as on the exact path):
+    /// rungs `c` relative to `mean(diag(K + σ_n² I)) = Σ σᵢ² + σ_n²`, each finite, `> 0` and
+    /// increasing; empty disables jitter (see [`fit`](Self::fit)).
+    ///
+    /// Errors: a rung that is not finite and positive, or rungs that do not increase.
+    pub fn with_jitter_ladder(mut self, rungs: Vec<f64>) -> Result<Self> {
+        let mut prev = 0.0;
+        for &c in &rungs {
+            pn_core::validate::positive("jitter rung", c)?;
+            if c <= prev {
+                return Err(pn_core::Error::InvalidParameter {
+                    name: "jitter rung",
+                    value: c,
+                    reason: "jitter rungs must increase",
+                }
+                .into());
+            }
+            prev = c;
+        }
+        self.jitter_ladder = rungs;
+        Ok(self)
     }
 
     /// The size of the stacked state (`Σ (pᵢ + 1)`).
@@ -612,8 +639,19 @@ impl StateSpaceGp {
     /// for the sort and `O(n)` for the filter and smoother; memory `2 (d + d²)` numbers per
     /// distinct input.
     ///
-    /// Errors: mismatched lengths, no data, NaN/∞ in `x` or `y`; with zero noise, repeated
-    /// inputs (a singular `K`) give [`pn_core::Error::NotPositiveDefinite`].
+    /// **Jitter**, as on the exact path: with zero noise, repeated inputs make `K` singular and
+    /// the second observation at an input has a zero innovation variance (zero up to the
+    /// round-off of the square-root filter, `s² ≤ 10⁻²⁸ Σ σᵢ²`). The fit then restarts with
+    /// `c · mean(diag(K + σ_n² I))` added to the noise for the rungs `c` of the jitter ladder
+    /// ([`with_jitter_ladder`](Self::with_jitter_ladder)), stopping at the first that works;
+    /// [`StateSpacePosterior::jitter`] reports the amount, and the model is `K + (σ_n² +
+    /// jitter) I` from then on (the log marginal likelihood included).
+    ///
+    /// Errors: mismatched lengths, no data, NaN/∞ in `x` or `y`; inputs whose span
+    /// `max x − min x` overflows (e.g. `±1e308`: rescale them) give
+    /// [`pn_core::Error::NonFinite`] naming the span; past the last rung (or with an empty
+    /// ladder), [`Error::JitterExhausted`](crate::Error::JitterExhausted) with the index of
+    /// the failing observation in sorted order.
     pub fn fit(
         &self,
         x: ArrayView1<'_, f64>,
@@ -641,8 +679,6 @@ impl StateSpaceGp {
             }
         }
         let model = &self.model;
-        let d = model.d;
-        let dd = d * d;
         // (input, target) pairs sorted by input: sorting the pairs themselves keeps the
         // comparisons in cache (an index sort would gather x at random); already sorted data
         // (time series, grids) are only copied.
@@ -657,6 +693,52 @@ impl StateSpaceGp {
                 times.push(t);
             }
         }
+        let span = times[times.len() - 1] - times[0];
+        if !span.is_finite() {
+            return Err(pn_core::Error::NonFinite {
+                what: "span max(x) − min(x) of the inputs (overflows f64: rescale x)",
+                index: vec![],
+                value: span,
+            }
+            .into());
+        }
+        let scale = model.noise_variance
+            + model
+                .comps
+                .iter()
+                .map(|c| c.pinf_chol[0].powi(2))
+                .sum::<f64>();
+        let mut jitter = 0.0;
+        let mut rungs = self.jitter_ladder.iter();
+        loop {
+            let mut m = model.clone();
+            m.noise_variance += jitter;
+            match m.run(&data, times.clone(), jitter) {
+                Err(crate::Error::Core(pn_core::Error::NotPositiveDefinite { pivot })) => {
+                    match rungs.next() {
+                        Some(c) => jitter = c * scale,
+                        None => {
+                            return Err(crate::Error::JitterExhausted { jitter, pivot });
+                        }
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Model {
+    /// The filter and smoother on sorted `data` with distinct sorted inputs `times`.
+    fn run(
+        &self,
+        data: &[(f64, f64)],
+        times: Vec<f64>,
+        jitter: f64,
+    ) -> Result<StateSpacePosterior> {
+        let model = self;
+        let d = model.d;
+        let dd = d * d;
         let nt = times.len();
         let mut fm = zeroed(nt * d);
         let mut fl = zeroed(nt * dd);
@@ -680,7 +762,12 @@ impl StateSpaceGp {
             }
             let (m, l) = (&mut fm[k * d..(k + 1) * d], &mut fl[k * dd..(k + 1) * dd]);
             while next < data.len() && data[next].0 == times[k] {
-                lml += model.update(m, l, data[next].1, &mut w)?;
+                lml += match model.update(m, l, data[next].1, &mut w) {
+                    Err(crate::Error::Core(pn_core::Error::NotPositiveDefinite { .. })) => {
+                        return Err(pn_core::Error::NotPositiveDefinite { pivot: next }.into());
+                    }
+                    r => r?,
+                };
                 next += 1;
             }
         }
@@ -722,6 +809,7 @@ impl StateSpaceGp {
             smoothed_mean: sm,
             smoothed_chol: sl,
             log_marginal_likelihood: lml,
+            jitter,
         })
     }
 }
@@ -736,12 +824,19 @@ pub struct StateSpacePosterior {
     smoothed_mean: Vec<f64>,
     smoothed_chol: Vec<f64>,
     log_marginal_likelihood: f64,
+    jitter: f64,
 }
 
 impl StateSpacePosterior {
     /// `log p(y)`, the log marginal likelihood of the data.
     pub fn log_marginal_likelihood(&self) -> f64 {
         self.log_marginal_likelihood
+    }
+
+    /// The jitter added to the noise variance (0 unless the data needed it; see
+    /// [`StateSpaceGp::fit`]).
+    pub fn jitter(&self) -> f64 {
+        self.jitter
     }
 
     /// The distinct training inputs, sorted.
@@ -777,6 +872,19 @@ impl StateSpacePosterior {
                 what: "test inputs",
                 index: vec![i],
                 value: x[i],
+            }
+            .into());
+        }
+        let lo = x.iter().copied().fold(self.times[0], f64::min);
+        let hi = x
+            .iter()
+            .copied()
+            .fold(self.times[self.times.len() - 1], f64::max);
+        if !(hi - lo).is_finite() {
+            return Err(pn_core::Error::NonFinite {
+                what: "span of the training and test inputs (overflows f64: rescale x)",
+                index: vec![],
+                value: hi - lo,
             }
             .into());
         }

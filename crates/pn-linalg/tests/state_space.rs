@@ -329,3 +329,124 @@ fn posterior_variance_is_calibrated_on_prior_draws() {
     let mean = z2.iter().sum::<f64>() / z2.len() as f64;
     assert!((0.85..1.18).contains(&mean), "mean z² = {mean}");
 }
+
+#[test]
+fn duplicates_at_zero_noise_get_the_exact_paths_jitter() {
+    // Conflicting and consistent duplicate inputs with zero noise: the state-space path climbs
+    // the same jitter ladder as the exact path, to the same rung, and then equals the dense
+    // GP with that jitter as noise (posterior and evidence).
+    let c = [
+        MaternComponent {
+            nu: Nu::ThreeHalves,
+            lengthscale: 0.4,
+            variance: 1.3,
+        },
+        MaternComponent {
+            nu: Nu::Half,
+            lengthscale: 2.0,
+            variance: 0.2,
+        },
+    ];
+    let mut rng = Pcg64::seed_from_u64(31);
+    let x0 = Array1::from_shape_fn(25, |_| rng.random::<f64>() * 3.0);
+    let y0 = x0.mapv(f64::sin);
+    let x = concatenate![Axis(0), x0, x0.slice(ndarray::s![..6])];
+    let xs = Array1::linspace(-0.5, 3.5, 17);
+    for shift in [0.0, 0.3] {
+        let y = concatenate![Axis(0), y0, y0.slice(ndarray::s![..6]).mapv(|v| v + shift)];
+        let post = StateSpaceGp::new(&c, 0.0)
+            .unwrap()
+            .fit(x.view(), y.view())
+            .unwrap();
+        let kernel = pn_core::kernels::Sum::new(vec![kernel_of(&c[0]), kernel_of(&c[1])]).unwrap();
+        let exact = pn_linalg::exact::ExactGp::new(
+            Box::new(kernel),
+            0.0,
+            x.view().insert_axis(Axis(1)),
+            y.view(),
+        )
+        .unwrap();
+        assert!(post.jitter() > 0.0);
+        assert!(
+            (post.jitter() - exact.jitter()).abs() <= 1e-12 * exact.jitter(),
+            "state space {} vs exact {}",
+            post.jitter(),
+            exact.jitter()
+        );
+        let (m, v, lml) = dense(&c, post.jitter(), &x, &y, &xs);
+        let (pm, pv) = post.predict(xs.view()).unwrap();
+        for i in 0..xs.len() {
+            assert!(
+                (pm[i] - m[i]).abs() <= 1e-6 * (1.0 + m[i].abs()),
+                "{shift}: {pm} vs {m}"
+            );
+            assert!(
+                (pv[i] - v[i]).abs() <= 1e-6 * (1.0 + v[i]),
+                "{shift}: {pv} vs {v}"
+            );
+        }
+        let rel = (post.log_marginal_likelihood() - lml).abs() / lml.abs().max(1.0);
+        assert!(
+            rel < 1e-6,
+            "{shift}: {} vs {lml}",
+            post.log_marginal_likelihood()
+        );
+        // Without a ladder: a clear error naming the observation, as on the exact path.
+        let e = StateSpaceGp::new(&c, 0.0)
+            .unwrap()
+            .with_jitter_ladder(vec![])
+            .unwrap()
+            .fit(x.view(), y.view())
+            .unwrap_err();
+        assert!(
+            matches!(e, pn_linalg::Error::JitterExhausted { jitter: 0.0, .. }),
+            "{e:?}"
+        );
+    }
+    assert!(
+        StateSpaceGp::new(&c, 0.0)
+            .unwrap()
+            .with_jitter_ladder(vec![1e-4, 1e-6])
+            .is_err()
+    );
+}
+
+#[test]
+fn overflowing_input_differences_are_reported_as_such() {
+    let c = [MaternComponent {
+        nu: Nu::ThreeHalves,
+        lengthscale: 1.0,
+        variance: 1.0,
+    }];
+    let gp = StateSpaceGp::new(&c, 0.1).unwrap();
+    let e = gp
+        .fit(
+            ndarray::array![-1e308, 1e308].view(),
+            ndarray::array![1.0, 2.0].view(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            pn_linalg::Error::Core(pn_core::Error::NonFinite { what, .. }) if what.contains("overflow")
+        ),
+        "{e:?}"
+    );
+    let post = gp
+        .fit(
+            ndarray::array![1e308, 0.0].view(),
+            ndarray::array![1.0, 2.0].view(),
+        )
+        .unwrap();
+    // Two inputs 1e308 apart are independent: each posterior is the one-point posterior.
+    let (m, v) = post.predict(ndarray::array![0.0, 1e308].view()).unwrap();
+    for (i, yv) in [2.0, 1.0].iter().enumerate() {
+        assert!((m[i] - yv / 1.1).abs() < 1e-12, "{m}");
+        assert!((v[i] - (1.0 - 1.0 / 1.1)).abs() < 1e-12, "{v}");
+    }
+    let e = post.predict(ndarray::array![-1e308].view()).unwrap_err();
+    assert!(
+        matches!(e, pn_linalg::Error::Core(pn_core::Error::NonFinite { .. })),
+        "{e:?}"
+    );
+}
