@@ -18,14 +18,15 @@
 //! the others to within `√(pivot_tol)` of the prior std). No jitter is ever added, so the
 //! reported variance is that of an exact GP posterior given the kept nodes.
 //!
-//! **Variance floor.** `κ − zᵀK⁻¹z` is a difference of two numbers of size `κ`, computed from
-//! `z`, `K` and `κ` that are themselves only known to a relative `ε` (machine epsilon). By
-//! first-order perturbation through the weights `w = K⁻¹z` and the whitened solve `L⁻¹z`, the
-//! computed variance is uncertain by about `ε (κ (1 + cond L) + 2‖w‖₁‖z‖∞ + ‖w‖₁² max Kᵢᵢ)`,
-//! with `cond L` estimated by `(min pivot / max Kᵢᵢ)^{−1/2}` — small for well-spread nodes,
-//! large when near-redundant nodes make `K` ill-conditioned. The reported variance is
-//! `max(computed, variance_floor)` with `variance_floor` twice that bound, so it is never
-//! negative and never claims more precision than double precision can certify;
+//! **Variance floor.** `κ − zᵀK⁻¹z` is computed as `κ − yᵀy` with `y = L⁻¹z` over `m` kept
+//! nodes, a difference of two numbers of size `κ`. To first order in the machine epsilon `ε`
+//! (Higham, *Accuracy and Stability of Numerical Algorithms*, Thms 3.1, 8.5, 10.3), with the
+//! weights `w = K⁻¹z`, its rounding error is at most
+//! `ε (κ + m yᵀy + 2|w|ᵀ|z| + (m+1)‖w‖₁² max Kᵢᵢ + 2m |w|ᵀ|L||y|)`: `z` and `κ` known to
+//! relative `ε`, the Cholesky backward error `|ΔK| ≤ (m+1)ε|L||L|ᵀ` (whose entries are at most
+//! `max Kᵢᵢ`), the forward substitution's `|ΔL| ≤ mε|L|`, and the dot product. The reported
+//! variance is `max(computed, variance_floor)` with `variance_floor` twice that bound, so it is
+//! never negative and never claims more precision than double precision can certify;
 //! [`Diagnostics::clamped`] says when the floor was used. The rounding error of the mean
 //! `zᵀK⁻¹f`, bounded to first order by `ε (|z|ᵀ|α| + |w|ᵀ|K||α| + |w|ᵀ|f|)` with `α = K⁻¹f`,
 //! is added to the variance as an independent error ([`Diagnostics::mean_rounding`]).
@@ -304,6 +305,8 @@ pub(crate) fn factor_with(k: ArrayView2<'_, f64>, tol: f64, how: Conditioning) -
 
 /// Steps of the pivoted probe in [`factor_with`].
 const PROBE_STEPS: usize = 64;
+/// Steps after which (and after twice which) the probe checks its residual's decay rate.
+const PROBE_CHECK: usize = 16;
 
 /// Pivoted (rank-revealing) Cholesky, left-looking, one column of L at a time: column m is
 /// `K[perm[m..], perm[m]] − Σ_c L[m.., c] L[m, c]`, an axpy per earlier column over contiguous
@@ -331,6 +334,17 @@ fn pivoted(k: ArrayView2<'_, f64>, tol: f64, maxd: f64, max_steps: usize) -> Opt
             break;
         }
         if m == max_steps {
+            return None;
+        }
+        // A probe (max_steps < n) gives up early when the residual variance is decaying too
+        // slowly to reach the threshold within its step limit: extrapolated geometrically from
+        // the first m steps, with a margin of 10⁴ because smooth kernels decay faster than
+        // geometrically. A well-conditioned K (every node kept) is then passed to the full
+        // Cholesky after a few cheap steps instead of 64.
+        if max_steps < n
+            && (m == PROBE_CHECK || m == 2 * PROBE_CHECK)
+            && (dj / maxd).powf(max_steps as f64 / m as f64) > 1e4 * tol
+        {
             return None;
         }
         perm.swap(m, j);
@@ -524,15 +538,39 @@ pub fn bayesian_quadrature(
         }
     }
     let raw_var = var;
-    // Backward-error floor: z, K and κ are known to relative ε; through the weights w = K⁻¹z
-    // that perturbs κ − zᵀK⁻¹z by up to ε (κ + 2‖w‖₁‖z‖∞ + ‖w‖₁² max Kᵢᵢ).
-    let w1: f64 = weights.iter().map(|v| v.abs()).sum();
-    let zmax = z.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    // Rounding floor of v = κ − yᵀy, y = L⁻¹z (first order; Higham, Accuracy and Stability of
+    // Numerical Algorithms, Thms 3.1, 8.5, 10.3), with w = K⁻¹z = L⁻ᵀy:
+    //   z known to relative ε            → 2ε |w|ᵀ|z|
+    //   K known to relative ε, Cholesky  → |wᵀ ΔK w| ≤ (m+1)ε |w|ᵀ|L||L|ᵀ|w| ≤ (m+1)ε ‖w‖₁² max Kᵢᵢ
+    //   forward substitution (L+ΔL)ŷ = z → 2|wᵀ ΔL ŷ| ≤ 2mε |w|ᵀ|L||ŷ|
+    //   the dot product yᵀy and κ − yᵀy  → ε (m yᵀy + κ)
+    // The reported floor is twice their sum.
+    let wk_abs: Vec<f64> = weights_kept.iter().map(|v| v.abs()).collect();
+    let w1: f64 = wk_abs.iter().sum();
+    let wz: f64 = wk_abs.iter().zip(zk.iter()).map(|(w, z)| w * z.abs()).sum();
     let maxd = kmat.diag().iter().fold(0.0f64, |a, v| a.max(*v));
-    // The whitened solve L⁻¹z amplifies the rounding of z by up to cond(L) ≥ (min pivot)^{-1/2}.
-    let cond_l = fac.min_rel_pivot.max(f64::MIN_POSITIVE).sqrt().recip();
-    let floor_var =
-        2.0 * f64::EPSILON * (kappa.abs() * (1.0 + cond_l) + 2.0 * w1 * zmax + w1 * w1 * maxd);
+    let mut wly = 0.0;
+    {
+        // |L| column-major: column c holds L[c.., c]; (|L||ŷ|)ᵢ = Σ_{c ≤ i} |Lᵢc| |ŷc|.
+        let mut ly = vec![0.0; m];
+        for c in 0..m {
+            let yc = zw[c].abs();
+            for (o, l) in ly[c..].iter_mut().zip(fac.l.column(c).iter().skip(c)) {
+                *o += l.abs() * yc;
+            }
+        }
+        for (w, v) in wk_abs.iter().zip(&ly) {
+            wly += w * v;
+        }
+    }
+    let mf = m as f64;
+    let floor_var = 2.0
+        * f64::EPSILON
+        * (kappa.abs()
+            + mf * zw.dot(&zw)
+            + 2.0 * wz
+            + (mf + 1.0) * w1 * w1 * maxd
+            + 2.0 * mf * wly);
     // The mean zᵀK⁻¹f is perturbed in the same way: with α = K⁻¹f (kept nodes),
     // |δ mean| ≲ ε (|z|ᵀ|α| + |w|ᵀ|K||α| + |w|ᵀ|f|). Its square is added to the variance (in
     // units of the fitted output scale below), so that rounding is part of the reported error.

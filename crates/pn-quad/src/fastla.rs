@@ -316,17 +316,41 @@ pub(crate) fn solve_lt_mat(l: &Array2<f64>, b: ArrayView2<'_, f64>) -> Array2<f6
 }
 
 /// `diag(K⁻¹)` from the lower Cholesky factor `L` of `K`: the squared column norms of `L⁻¹`.
+///
+/// Column `j` of `L⁻¹` is zero above row `j` and solves `L[j.., j..] x = e₀`; the columns are
+/// computed in blocks of [`INV_BLOCK`] by triangular solves on the trailing factor, in one
+/// `n × INV_BLOCK` buffer (the same `n³/3` flops as a full triangular inverse, without an
+/// `n × n` allocation).
 pub(crate) fn inverse_diag(l: &Array2<f64>) -> Vec<f64> {
     let n = l.nrows();
-    let mut inv = faer::Mat::<f64>::zeros(n, n);
-    faer::linalg::triangular_inverse::invert_lower_triangular(inv.as_mut(), fmat(l), Par::Seq);
-    (0..n)
-        .map(|j| {
-            let c = inv.col(j);
-            (j..n).map(|i| c[i] * c[i]).sum()
-        })
-        .collect()
+    let lf = fmat(l);
+    let mut out = vec![0.0; n];
+    let mut buf = faer::Mat::<f64>::zeros(n, INV_BLOCK);
+    let mut j0 = 0;
+    while j0 < n {
+        let b = INV_BLOCK.min(n - j0);
+        let rows = n - j0;
+        let mut x = buf.as_mut().submatrix_mut(0, 0, rows, b);
+        x.fill(0.0);
+        for c in 0..b {
+            x[(c, c)] = 1.0;
+        }
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            lf.submatrix(j0, j0, rows, rows),
+            x.as_mut(),
+            Par::Seq,
+        );
+        for c in 0..b {
+            let col = x.as_ref().col(c);
+            out[j0 + c] = (c..rows).map(|i| col[i] * col[i]).sum();
+        }
+        j0 += b;
+    }
+    out
 }
+
+/// Columns per block of [`inverse_diag`].
+const INV_BLOCK: usize = 32;
 
 /// `K⁻¹` (full, symmetric, column-major) from the lower Cholesky factor `L` of `K`.
 #[cfg(test)]
