@@ -872,10 +872,6 @@ pub(crate) struct HmcKernel<'a, T: ?Sized> {
     scratch: Vec<Scratch>,
     /// Buffers of the top level of NUTS, kept between transitions.
     top: Option<Box<Top>>,
-    /// The step size of the current NUTS transition (`eps`, jittered).
-    eps_now: f64,
-    /// NUTS step-size jitter.
-    nuts_jitter: f64,
     /// Whether the current transition is after warm-up (unstable steps are counted then).
     sampling: bool,
 }
@@ -1009,9 +1005,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
             max_dh,
             scratch: Vec::new(),
             top: None,
-            eps_now: adapt.init_step_size,
             sampling: false,
-            nuts_jitter: 0.0,
         };
         k.init_step_size(rng)?;
         k.da.restart(k.eps);
@@ -1176,7 +1170,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         log_sum_weight: &mut f64,
         rng: &mut R,
     ) -> Result<bool> {
-        let eps = sign * self.eps_now;
+        let eps = sign * self.eps;
         let stiffness = self.leapfrog(z, eps)?;
         if self.sampling && stiffness > STABILITY_LIMIT * STABILITY_LIMIT {
             self.counters.unstable_steps += 1;
@@ -1374,12 +1368,6 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         z_fwd.g.copy_from_slice(&self.z.g);
         z_fwd.logp = self.z.logp;
         self.metric.refresh_momentum(rng, z_fwd);
-        self.eps_now = if self.nuts_jitter > 0.0 {
-            let u: f64 = rng.random();
-            self.eps * (1.0 + self.nuts_jitter * (2.0 * u - 1.0))
-        } else {
-            self.eps
-        };
         self.h0 = z_fwd.hamiltonian();
         self.divergent = false;
         self.n_leapfrog = 0;
