@@ -1186,7 +1186,7 @@ pub(crate) fn compute(args: &GpArgs) -> Result<Outcome> {
         .seed(args.common.seed);
     if args.fix_noise {
         fit = fit.fix_noise();
-    } else {
+    } else if !args.no_fit {
         if !(lo < noise0 && noise0 < hi) {
             return Err(bad(
                 "--noise",
@@ -1644,7 +1644,8 @@ fn plot(path: &Path, out: &Outcome) -> Result<()> {
         }
         let pad = 0.05 * (hi - lo);
         let g = Array1::linspace(lo - pad, hi + pad, 300);
-        let (x_mean, _) = (dt.x.mean().unwrap_or(0.0), ());
+        // The GP saw centred inputs (the training inputs' mean subtracted).
+        let x_mean = dt.x.mean().unwrap_or(0.0);
         let gc = g.mapv(|v| v - x_mean).insert_axis(Axis(1));
         let (m, v) = out
             .posterior

@@ -576,3 +576,69 @@ fn gp_bad_input_is_a_clear_error() {
     let doc = pn_json(d, &["gp", "--train", "ok.csv", "--restarts", "0", "--json"]);
     assert_eq!(doc["predict_at"], "training rows");
 }
+
+/// Draws from a GP prior, fitted by `pn gp` with its defaults: the reported `std_noisy` matches
+/// the actual errors at held-out points (mean z² near 1) and the 95 % band covers about 95 %.
+#[test]
+fn reported_std_is_calibrated_on_draws_from_a_gp_prior() {
+    use pn_core::kernels::Kernel;
+    use pn_core::{Covariance, Gaussian};
+    use rand::{Rng, SeedableRng};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let kernel = SquaredExponential::new(1.5, 4.0).unwrap();
+    let (n_train, n_test, noise) = (30, 10, 0.1);
+    let mut z2 = Vec::new();
+    let mut inside = 0;
+    for seed in 0..20u64 {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let n = n_train + n_test;
+        let x = Array1::from_iter((0..n).map(|_| 10.0 * rng.random::<f64>()));
+        let pts = x.clone().insert_axis(ndarray::Axis(1));
+        let mut k = kernel.matrix(pts.view(), pts.view()).unwrap();
+        k.diag_mut().mapv_inplace(|v| v + noise);
+        let prior =
+            Gaussian::new(Array1::from_elem(n, 3.0), Covariance::dense(k).unwrap()).unwrap();
+        let y = prior.sample(&mut rng, 1).unwrap().row(0).to_owned();
+        let row = |i: usize| format!("{},{}\n", x[i], y[i]);
+        let train: String = std::iter::once("x,y\n".to_string())
+            .chain((0..n_train).map(row))
+            .collect();
+        let test: String = std::iter::once("x,y\n".to_string())
+            .chain((n_train..n).map(row))
+            .collect();
+        std::fs::write(tmp.path().join("tr.csv"), train).unwrap();
+        std::fs::write(tmp.path().join("te.csv"), test).unwrap();
+        let doc = pn_json(
+            tmp.path(),
+            &[
+                "gp",
+                "--train",
+                "tr.csv",
+                "--test",
+                "te.csv",
+                "--restarts",
+                "1",
+                "--seed",
+                &seed.to_string(),
+                "--json",
+            ],
+        );
+        let (m, s) = (floats(&doc["mean"]), floats(&doc["std_noisy"]));
+        for i in 0..n_test {
+            let z = (y[n_train + i] - m[i]) / s[i];
+            z2.push(z * z);
+            if z.abs() <= 1.96 {
+                inside += 1;
+            }
+        }
+    }
+    let mean_z2 = z2.iter().sum::<f64>() / z2.len() as f64;
+    let coverage = inside as f64 / z2.len() as f64;
+    eprintln!(
+        "mean z² = {mean_z2:.3}, 95% coverage = {coverage:.3} over {} points",
+        z2.len()
+    );
+    assert!((0.75..=1.35).contains(&mean_z2), "mean z² {mean_z2}");
+    assert!((0.88..=0.99).contains(&coverage), "coverage {coverage}");
+}
