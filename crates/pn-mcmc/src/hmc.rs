@@ -291,15 +291,16 @@ fn kick_drift_diag(
     g: &[f64],
     inv: &[f64],
     eps: f64,
+    measure: bool,
 ) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor supports AVX2, checked just above.
-            return unsafe { kick_drift_diag_avx2(q, p, v, g, inv, eps) };
+            return unsafe { kick_drift_diag_avx2(q, p, v, g, inv, eps, measure) };
         }
     }
-    kick_drift_diag_body(q, p, v, g, inv, eps)
+    kick_drift_diag_body(q, p, v, g, inv, eps, measure)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -311,8 +312,9 @@ fn kick_drift_diag_avx2(
     g: &[f64],
     inv: &[f64],
     eps: f64,
+    measure: bool,
 ) -> (f64, f64) {
-    kick_drift_diag_body(q, p, v, g, inv, eps)
+    kick_drift_diag_body(q, p, v, g, inv, eps, measure)
 }
 
 #[inline(always)]
@@ -323,92 +325,79 @@ fn kick_drift_diag_body(
     g: &[f64],
     inv: &[f64],
     eps: f64,
+    measure: bool,
 ) -> (f64, f64) {
     let n = q.len();
     let (p, v, g, inv) = (&mut p[..n], &mut v[..n], &g[..n], &inv[..n]);
     let h = 0.5 * eps;
-    let (mut vg, mut vp) = ([0.0f64; 4], [0.0f64; 4]);
-    let m = n - n % 4;
-    for (((q, p), v), (g, inv)) in q
-        .chunks_exact_mut(4)
-        .zip(p.chunks_exact_mut(4))
-        .zip(v.chunks_exact_mut(4))
-        .zip(g.chunks_exact(4).zip(inv.chunks_exact(4)))
-    {
-        for k in 0..4 {
-            p[k] += h * g[k];
-            v[k] = inv[k] * p[k];
-            q[k] += eps * v[k];
-            vg[k] += v[k] * g[k];
-            vp[k] += v[k] * p[k];
-        }
-    }
-    let (mut tg, mut tp) = (0.0, 0.0);
-    for i in m..n {
+    for i in 0..n {
         p[i] += h * g[i];
         v[i] = inv[i] * p[i];
         q[i] += eps * v[i];
-        tg += v[i] * g[i];
-        tp += v[i] * p[i];
     }
-    (
-        (vg[0] + vg[2]) + (vg[1] + vg[3]) + tg,
-        (vp[0] + vp[2]) + (vp[1] + vp[3]) + tp,
-    )
+    // Two separate reductions (L1-resident, each with `dot`'s eight accumulators) compile to
+    // better code than accumulating inside the update loop.
+    if measure {
+        (dot_body(v, g), dot_body(v, p))
+    } else {
+        (0.0, 1.0)
+    }
 }
 
 /// The second half-kick of a leapfrog step and the new velocity under a diagonal metric;
 /// returns the kinetic energy `½ pᵀv` and `vᵀ∇` with the half-step velocity that `v` held
 /// before, both computed in the same pass.
-fn kick_diag(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> (f64, f64) {
+fn kick_diag(
+    p: &mut [f64],
+    v: &mut [f64],
+    g: &[f64],
+    inv: &[f64],
+    eps: f64,
+    measure: bool,
+) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor supports AVX2, checked just above.
-            return unsafe { kick_diag_avx2(p, v, g, inv, eps) };
+            return unsafe { kick_diag_avx2(p, v, g, inv, eps, measure) };
         }
     }
-    kick_diag_body(p, v, g, inv, eps)
+    kick_diag_body(p, v, g, inv, eps, measure)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn kick_diag_avx2(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> (f64, f64) {
-    kick_diag_body(p, v, g, inv, eps)
+fn kick_diag_avx2(
+    p: &mut [f64],
+    v: &mut [f64],
+    g: &[f64],
+    inv: &[f64],
+    eps: f64,
+    measure: bool,
+) -> (f64, f64) {
+    kick_diag_body(p, v, g, inv, eps, measure)
 }
 
 #[inline(always)]
-fn kick_diag_body(p: &mut [f64], v: &mut [f64], g: &[f64], inv: &[f64], eps: f64) -> (f64, f64) {
+fn kick_diag_body(
+    p: &mut [f64],
+    v: &mut [f64],
+    g: &[f64],
+    inv: &[f64],
+    eps: f64,
+    measure: bool,
+) -> (f64, f64) {
     let n = p.len();
     let (v, g, inv) = (&mut v[..n], &g[..n], &inv[..n]);
     let h = 0.5 * eps;
-    // Eight accumulators of pᵢvᵢ, as in `dot`, and eight of the half-step vᵢgᵢ.
-    let mut acc = [0.0f64; 8];
-    let mut vg = [0.0f64; 8];
-    let (pc, vc, gc, ic) = (
-        p.chunks_exact_mut(8),
-        v.chunks_exact_mut(8),
-        g.chunks_exact(8),
-        inv.chunks_exact(8),
-    );
-    let m = n - n % 8;
-    for (((p, v), g), inv) in pc.zip(vc).zip(gc).zip(ic) {
-        for k in 0..8 {
-            vg[k] += v[k] * g[k];
-            p[k] += h * g[k];
-            v[k] = inv[k] * p[k];
-            acc[k] += p[k] * v[k];
-        }
-    }
-    let (mut tail, mut tail_vg) = (0.0, 0.0);
-    for i in m..n {
-        tail_vg += v[i] * g[i];
+    // vᵀ∇ with the half-step velocity, the update, then ½ pᵀv (separate passes over
+    // L1-resident data compile to better code than one loop with two reductions).
+    let vg = if measure { dot_body(v, g) } else { 0.0 };
+    for i in 0..n {
         p[i] += h * g[i];
         v[i] = inv[i] * p[i];
-        tail += p[i] * v[i];
     }
-    let sum8 = |a: [f64; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-    (0.5 * (sum8(acc) + tail), sum8(vg) + tail_vg)
+    (0.5 * dot_body(p, v), vg)
 }
 
 /// `a += b` (a separate function so that the loop compiles without bounds checks).
@@ -1072,14 +1061,19 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
 
     /// One leapfrog step of size `eps` (negative: backwards in time). Returns the squared
     /// stability number `(εω)²` of the step, `ω²` the curvature of `−log p` along it in the
-    /// metric (see [`STABILITY_LIMIT`]); NaN where the step left the support.
+    /// metric (see [`STABILITY_LIMIT`]), after warm-up (0 during it); NaN where the step left
+    /// the support.
     fn leapfrog(&mut self, z: &mut Phase, eps: f64) -> Result<f64> {
         let d = z.q.len();
+        // Measured after warm-up only (0 during warm-up, where it is not used).
+        let measure = self.sampling;
         // At the half step: vᵀ∇ log p(q₀) and vᵀp (= |v|² in the metric).
         let (vg0, vp) = match &self.metric {
             // One fused pass each side of the gradient (the same operations, in the same
             // order, as the general form below).
-            Metric::Diag { inv } => kick_drift_diag(&mut z.q, &mut z.p, &mut z.v, &z.g, inv, eps),
+            Metric::Diag { inv } => {
+                kick_drift_diag(&mut z.q, &mut z.p, &mut z.v, &z.g, inv, eps, measure)
+            }
             Metric::Dense { .. } => {
                 for i in 0..d {
                     z.p[i] += 0.5 * eps * z.g[i];
@@ -1100,7 +1094,7 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         }
         let vg1;
         (z.kin, vg1) = match &self.metric {
-            Metric::Diag { inv } => kick_diag(&mut z.p, &mut z.v, &z.g, inv, eps),
+            Metric::Diag { inv } => kick_diag(&mut z.p, &mut z.v, &z.g, inv, eps, measure),
             Metric::Dense { .. } => {
                 let vg1 = dot(&z.v, &z.g);
                 for i in 0..d {
@@ -1614,6 +1608,7 @@ mod tests {
         };
         let adapt = AdaptOptions::default().metric(MetricKind::Diag);
         let mut k = HmcKernel::new(&target, &[0.7], traj, &adapt, 100, 0, &mut rng).unwrap();
+        k.sampling = true;
         let m = 2.5;
         k.metric = Metric::Diag { inv: vec![m] };
         for (eps, p) in [(0.3, 1.1), (-1.7, -0.4), (3.0, 0.2)] {
@@ -1629,6 +1624,7 @@ mod tests {
             var: vec![1.0, 0.01],
         };
         let mut k = HmcKernel::new(&target, &[0.3, 0.05], traj, &adapt, 100, 0, &mut rng).unwrap();
+        k.sampling = true;
         k.metric = Metric::Diag {
             inv: vec![1.0, 1.0],
         };
