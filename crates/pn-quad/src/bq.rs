@@ -703,4 +703,22 @@ mod factor_tests {
         // With the probe's step limit below the rank, the probe gives up.
         assert!(pivoted(k.view(), 1e-13, 1.0, 5).is_none());
     }
+
+    /// On a well-conditioned K (3-D, short lengthscale) the probe gives up at its first decay
+    /// check and the plain Cholesky keeps every node; the factor reproduces K.
+    #[test]
+    fn probe_gives_up_early_on_a_well_conditioned_matrix() {
+        let n = 200;
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| {
+            ((i as f64 + 1.0) * [0.618_034, 0.414_214, 0.732_051][j]).fract()
+        });
+        let k = QuadKernel::squared_exponential(vec![0.1; 3], 1.0)
+            .unwrap()
+            .matrix(x.view(), x.view())
+            .unwrap();
+        assert!(pivoted(k.view(), 1e-13, 1.0, PROBE_STEPS).is_none());
+        let f = factor_with(k.view(), 1e-13, Conditioning::Pivoted).unwrap();
+        assert!(!f.pivoted && f.kept.len() == n && f.min_rel_pivot > 1e-6);
+        pn_core::testing::assert_allclose(&f.l.dot(&f.l.t()), &k, 1e-12, 1e-12);
+    }
 }
