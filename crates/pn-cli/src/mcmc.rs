@@ -246,8 +246,9 @@ pub(crate) fn sample_with_progress(
 /// `draws`, `warmup`, `seed`, `seconds`, `summary` (per quantity: `name`, `mean`, `sd`,
 /// `hdi_low`/`hdi_high` (94 %), `q5`, `median`, `q95`, `mcse_quantiles` (of those three),
 /// `mcse_mean`, `mcse_sd`, `ess_bulk`,
-/// `ess_tail`, `r_hat`), `diagnostics` (`divergences`, `max_depth_hits`, `nan_logp`, `bfmi`
-/// per chain, `grad_evals`, `logp_evals`, `mean_accept`, `step_size` per chain),
+/// `ess_tail`, `r_hat`), `diagnostics` (`divergences`, `max_depth_hits`, `unstable_steps` and
+/// `leapfrog_steps` (steps after warm-up past the leapfrog's stability limit, of all), `nan_logp`,
+/// `bfmi` per chain, `grad_evals`, `logp_evals`, `mean_accept`, `step_size` per chain),
 /// `warnings` (sentences; empty when nothing was found), `trustworthy` (no warnings), and
 /// for models with a known answer `truth` (`mean`, `sd`) with `z_mean` = (mean − truth)/mcse
 /// and `sd_rel_error` per quantity.

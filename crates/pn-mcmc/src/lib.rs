@@ -18,8 +18,9 @@
 //!   the same seed gives bit-identical draws for any number of threads.
 //! - **Diagnostics** ([`diagnostics`]): rank-normalised split-R̂, bulk/tail ESS, MCSE of means,
 //!   sds and quantiles (Vehtari et al. 2021, equal to ArviZ), HDI, energy BFMI; the
-//!   ArviZ-like [`Summary`] with warnings for divergences, tree-depth saturation, low BFMI,
-//!   R̂ > 1.01 and low ESS.
+//!   ArviZ-like [`Summary`] with warnings for divergences, tree-depth saturation, leapfrog
+//!   steps past the integrator's stability limit (`εω > 2` for the curvature along the step:
+//!   [`FitDiagnostics::unstable_steps`]), low BFMI, R̂ > 1.01 and low ESS.
 //! - **Output**: [`Fit::draws`] as `chains × draws × dim`, CSV and JSON writers.
 //! - **Models** ([`models`]): Gaussians, Neal's funnel, banana, eight schools, Bayesian
 //!   logistic regression on the Wisconsin breast-cancer data.
