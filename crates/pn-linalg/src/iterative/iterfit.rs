@@ -424,7 +424,11 @@ pub fn fit_iterative_with_observer(
     let theta = starts[best_start].log_params.clone();
     let mut k = kernel;
     k.set_log_params(theta.slice(s![..p]))?;
-    let noise = theta[p].exp();
+    let noise = if options.fix_noise {
+        noise_variance
+    } else {
+        theta[p].exp()
+    };
     // The estimate at the optimum, with pivots chosen there.
     objective.choose_pivots(&theta.to_vec());
     let estimate = evaluate(
