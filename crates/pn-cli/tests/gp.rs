@@ -642,3 +642,31 @@ fn reported_std_is_calibrated_on_draws_from_a_gp_prior() {
     assert!((0.75..=1.35).contains(&mean_z2), "mean z² {mean_z2}");
     assert!((0.88..=0.99).contains(&coverage), "coverage {coverage}");
 }
+
+/// A solver other than Cholesky with more rows than `--fit-rows`: the hyperparameters come from
+/// the exact GP on a subset, and the output says so.
+#[test]
+fn iterative_solvers_fit_on_a_subset_and_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "gp",
+        "--solver",
+        "cg",
+        "--fit-rows",
+        "50",
+        "--restarts",
+        "0",
+    ];
+    let doc = pn_json(tmp.path(), &[&args[..], &["--json"]].concat());
+    assert_eq!(doc["fit"]["points"], 50);
+    assert_eq!(doc["fit"]["of"], 106);
+    assert_eq!(doc["method"], "cg");
+    assert!(doc["solver_iterations"].as_u64().unwrap() >= 1);
+    let out = pn(tmp.path(), &args);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("by the exact GP on 50 evenly spaced of 106 rows, then conditioned by cg"),
+        "{text}"
+    );
+    assert!(text.contains("log marginal likelihood: not computed by the cg path"));
+}
