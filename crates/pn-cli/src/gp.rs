@@ -1642,7 +1642,17 @@ fn write_predictions(path: &Path, out: &Outcome) -> Result<()> {
 
 fn plot(path: &Path, out: &Outcome) -> Result<()> {
     let dt = &out.data;
-    let title = format!("pn gp: {} ({})", out.kernel, method_name(out.method));
+    // Long kernel expressions are shortened so that the title fits the figure.
+    let kernel: String = if out.kernel.chars().count() > 48 {
+        out.kernel
+            .chars()
+            .take(47)
+            .chain(std::iter::once('…'))
+            .collect()
+    } else {
+        out.kernel.clone()
+    };
+    let title = format!("pn gp: {kernel} ({})", method_name(out.method));
     if dt.inputs.len() == 1 {
         // Mean ± 2σ on a grid over the data, with the training data.
         let c = dt.x.column(0);
