@@ -1,10 +1,11 @@
 //! CG iteration counts on a squared-exponential GP with and without a rank-100
 //! pivoted-Cholesky preconditioner (the case of the iterative-solver benchmark).
 //!
-//! Data: n = 3000 points uniform in [0, 1]³ (seeded `Pcg64`), SE kernel with output scale 1,
-//! noise σ² ∈ {0.1, 1e-3}, right-hand side y = f + noise drawn from the GP prior restricted to a
-//! random-feature approximation (any y works; CG counts depend only weakly on it), stopping
-//! rule ‖r‖ ≤ 1e-6 ‖y‖ (relative residual, explicitly verified).
+//! Data: n = 3000 points uniform in [0, 1]³ (seeded `Pcg64`), SE kernel with output scale 1 and
+//! lengthscales 0.2 and 0.5 (or those given as arguments), noise σ² ∈ {0.1, 1e-3} in the
+//! system `(K + σ² I) v = y`, right-hand side `y = sin(6 x₁) + cos(4 x₂) x₃ + 0.1 ε`,
+//! `ε ~ N(0, I)` (any y works; CG counts depend only weakly on it), stopping rule
+//! ‖r‖ ≤ 1e-6 ‖y‖ (relative residual, explicitly verified).
 //!
 //! Run: `cargo run --release -p pn-linalg --example iter_pcg_counts [lengthscale ...]`
 
