@@ -276,7 +276,9 @@ impl GpRegression {
                 )?
             };
             let kernel = fitted.gp.kernel().box_clone();
-            let noise = fitted.gp.noise_variance();
+            // The fitted model is `K + (σ² + jitter) I`: the other paths condition on that same
+            // model, so the jitter the fit needed is carried over as noise.
+            let noise = fitted.gp.noise_variance() + fitted.gp.jitter();
             let exact = (m == n).then_some(fitted.gp);
             (kernel, noise, Some(fitted.info), exact)
         } else {
@@ -635,6 +637,14 @@ impl GpPosterior {
                 op: "GpPosterior::nlpd",
                 expected: vec![xs.nrows()],
                 found: vec![y_test.len()],
+            }
+            .into());
+        }
+        if let Some(i) = y_test.iter().position(|v| !v.is_finite()) {
+            return Err(pn_core::Error::NonFinite {
+                what: "y_test",
+                index: vec![i],
+                value: y_test[i],
             }
             .into());
         }

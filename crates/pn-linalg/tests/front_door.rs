@@ -296,6 +296,11 @@ fn bad_requests_are_clear_errors() {
         .unwrap();
     assert!(post.predict(x2.view()).is_err());
     assert!(post.nlpd(x.view(), y.slice(s![..5])).is_err());
+    // A non-finite test target is an error, not a NaN density.
+    assert!(matches!(
+        post.nlpd(x.view(), yn.view()),
+        Err(Error::Core(pn_core::Error::NonFinite { .. }))
+    ));
     // Constant targets: standardisation keeps scale 1 rather than dividing by zero.
     let flat = Array1::from_elem(20, 3.0);
     let post = GpRegression::new(se, 0.1)
@@ -304,4 +309,32 @@ fn bad_requests_are_clear_errors() {
         .unwrap();
     let (m, _) = post.predict(x.view()).unwrap();
     assert!(m.iter().all(|&v| (v - 3.0).abs() < 1e-12));
+}
+
+/// A fit with the noise fixed at zero on repeated inputs needs the jitter ladder; the other
+/// paths then condition on the fitted model `K + (σ² + jitter) I`, not on a singular `K`.
+#[test]
+fn fitted_jitter_is_carried_to_the_other_paths() {
+    let (x1, y1) = data_1d(15, 11);
+    let x = concatenate![Axis(0), x1, x1];
+    let y = concatenate![Axis(0), y1, y1];
+    let se: Box<dyn Kernel> = Box::new(SquaredExponential::new(1.0, 1.0).unwrap());
+    let fit = FitOptions::default().fix_noise().restarts(0);
+    let exact = GpRegression::new(se.clone(), 0.0)
+        .fit_options(fit.clone())
+        .method(Method::Exact)
+        .fit(x.view(), y.view())
+        .unwrap();
+    let jitter = exact.exact().unwrap().jitter();
+    assert!(jitter > 0.0, "repeated inputs without noise need jitter");
+    let cg = GpRegression::new(se, 0.0)
+        .fit_options(fit)
+        .method(Method::Cg)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert_eq!(cg.noise_variance(), jitter);
+    let (me, ve) = exact.predict(x1.view()).unwrap();
+    let (mc, vc) = cg.predict(x1.view()).unwrap();
+    assert_allclose(&mc, &me, 1e-5, 1e-5);
+    assert_allclose(&vc, &ve, 1e-4, 1e-6);
 }
