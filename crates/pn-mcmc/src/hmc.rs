@@ -708,6 +708,32 @@ fn metric_from(est: &Welford, est_grad: Option<&Welford>, prev: &Metric) -> Opti
     })
 }
 
+/// [`metric_from`] for a diagonal estimate, written into the current diagonal `inv`; returns
+/// `false` (leaving `inv` as it is) where the estimate is not usable yet.
+fn diag_metric_in_place(est: &Welford, est_grad: Option<&Welford>, inv: &mut [f64]) -> bool {
+    if est.count() < 3 || est.dense {
+        return false;
+    }
+    let n = est.n;
+    match est_grad {
+        Some(eg) => {
+            for (i, m) in inv.iter_mut().enumerate() {
+                let r = (est.variance(i) / eg.variance(i)).sqrt();
+                if r.is_finite() && r > 0.0 {
+                    *m = r.clamp(1e-20, 1e20);
+                }
+            }
+        }
+        None => {
+            let (w, shrink) = (n / (n + 5.0), 1e-3 * 5.0 / (n + 5.0));
+            for (m, m2) in inv.iter_mut().zip(&est.m2) {
+                *m = w * m2 / (n - 1.0) + shrink;
+            }
+        }
+    }
+    true
+}
+
 /// The state of the [`Schedule::Continuous`] warm-up: two overlapping running estimators
 /// (the current one, from which the metric is computed after every iteration, and the
 /// younger one, which replaces it at each switch).
@@ -1047,10 +1073,18 @@ impl<'a, T: LogDensity + ?Sized> HmcKernel<'a, T> {
         if c.fg.dense && !switched && d > 16 && c.estimated {
             return Ok(());
         }
-        let Some(m) = metric_from(&c.fg, c.fg_grad.as_ref(), &self.metric) else {
-            return Ok(());
-        };
-        self.metric = m;
+        if let (false, Metric::Diag { inv }) = (c.fg.dense, &mut self.metric) {
+            // The diagonal metric is re-estimated after every iteration: in place, with the
+            // same values as `metric_from` (no allocation per iteration).
+            if !diag_metric_in_place(&c.fg, c.fg_grad.as_ref(), inv) {
+                return Ok(());
+            }
+        } else {
+            let Some(m) = metric_from(&c.fg, c.fg_grad.as_ref(), &self.metric) else {
+                return Ok(());
+            };
+            self.metric = m;
+        }
         if !c.estimated {
             c.estimated = true;
             self.init_step_size(rng)?;
