@@ -79,8 +79,8 @@ fn thread_cpu_time() -> Duration {
 
 /// `matrix_with_grad` of the CO₂ kernel at n = 384 and of a product of two ARD SE kernels at
 /// n = 1000, d = 3: wall time with all threads (`matrix_with_grad`), and the CPU time of one
-/// thread in a one-thread pool (`matrix_with_grad_cpu1`), which stays meaningful on a loaded
-/// machine.
+/// thread in a one-thread pool (`matrix_with_grad_cpu1`, which stays meaningful on a loaded
+/// machine), also into reused buffers (`…_into`).
 fn kernel_grad(c: &mut Criterion) {
     // Monthly times in years, as the CO₂ training set (1959–1990, 384 months).
     let t = Array2::from_shape_fn((384, 1), |(i, _)| 1959.0 + (i as f64 + 0.5) / 12.0);
@@ -111,12 +111,39 @@ fn kernel_grad(c: &mut Criterion) {
             });
         });
     }
+    // The same into buffers kept between calls: no allocation, no first-touch page faults.
+    for (name, k, x) in cases {
+        let n = x.nrows();
+        let mut kk = Array2::zeros((n, n));
+        let mut gg = vec![Array2::zeros((n, n)); k.n_params()];
+        g.bench_function(format!("{name}_into"), |b| {
+            b.iter_custom(|iters| {
+                one.install(|| {
+                    let t0 = thread_cpu_time();
+                    for _ in 0..iters {
+                        k.matrix_with_grad_into(black_box(x.view()), &mut kk, &mut gg)
+                            .unwrap();
+                    }
+                    thread_cpu_time() - t0
+                })
+            });
+        });
+    }
     g.finish();
     let mut g = c.benchmark_group("matrix_with_grad");
     g.sample_size(20).warm_up_time(Duration::from_millis(500));
     for (name, k, x) in cases {
         g.bench_function(name, |b| {
             b.iter(|| k.matrix_with_grad(black_box(x.view())).unwrap());
+        });
+        let n = x.nrows();
+        let mut kk = Array2::zeros((n, n));
+        let mut gg = vec![Array2::zeros((n, n)); k.n_params()];
+        g.bench_function(format!("{name}_into"), |b| {
+            b.iter(|| {
+                k.matrix_with_grad_into(black_box(x.view()), &mut kk, &mut gg)
+                    .unwrap()
+            });
         });
     }
     g.finish();

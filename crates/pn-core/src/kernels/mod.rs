@@ -22,7 +22,10 @@
 //! Every kernel implements [`Kernel`]: checked evaluation ([`eval`](Kernel::eval)), cross
 //! matrices assembled in parallel ([`matrix`](Kernel::matrix)), diagonals, and the matrix with
 //! its derivatives with respect to the log-hyperparameters
-//! ([`matrix_with_grad`](Kernel::matrix_with_grad)) for marginal-likelihood optimisation.
+//! ([`matrix_with_grad`](Kernel::matrix_with_grad)) for marginal-likelihood optimisation —
+//! or, with [`matrix_with_grad_into`](Kernel::matrix_with_grad_into), into matrices kept
+//! between evaluations. Sums and products assemble these row by row through their parts'
+//! [`GradRows`], in place, evaluating only the lower triangle.
 //! Kernels combine with `+` and `*` into [`Sum`] and [`Product`], which nest freely.
 //! [`KernelMatrix`] is a kernel matrix as a matrix-free [`LinearOperator`](crate::LinearOperator).
 //!
