@@ -306,6 +306,7 @@ pub fn fit_with_observer(
         best: RefCell::new(None),
         priors: &options.priors,
         evaluations: RefCell::new(0),
+        grads: RefCell::new(Vec::new()),
     };
 
     let mut rng = Pcg64::seed_from_u64(options.seed);
@@ -614,6 +615,9 @@ struct Objective<'a> {
     /// Gaussian priors `(index, mean, std)` on log-parameters.
     priors: &'a [(usize, f64, f64)],
     evaluations: RefCell<usize>,
+    /// `∂K/∂(log θₚ)`, kept between evaluations (allocating and first touching `p` fresh
+    /// `n × n` matrices per evaluation cost as much as computing them).
+    grads: RefCell<Vec<ndarray::Array2<f64>>>,
 }
 
 impl Objective<'_> {
@@ -640,7 +644,16 @@ impl Objective<'_> {
             .set_log_params(ArrayView1::from(&theta[..p]))
             .map_err(|e| e.to_string())?;
         let noise = theta[p].exp();
-        let (mut k, grads) = kernel.matrix_with_grad(self.x).map_err(|e| e.to_string())?;
+        let m = self.x.nrows();
+        let mut grads = self.grads.borrow_mut();
+        if grads.len() != p {
+            *grads = (0..p).map(|_| ndarray::Array2::zeros((m, m))).collect();
+        }
+        // K itself is fresh: the factorisation takes it over.
+        let mut k = ndarray::Array2::zeros((m, m));
+        kernel
+            .matrix_with_grad_into(self.x, &mut k, &mut grads)
+            .map_err(|e| e.to_string())?;
         k.diag_mut().mapv_inplace(|v| v + noise);
         let scale = k.diag().mean().unwrap_or(0.0);
         let rebuild = || -> crate::Result<ndarray::Array2<f64>> {
