@@ -21,6 +21,16 @@ pub enum CliError {
     /// the measure, …).
     #[error("the quadrature failed")]
     Quad(#[source] pn_quad::Error),
+    /// GP regression failed (an iterative solver without convergence, the jitter ladder
+    /// exhausted, no start of the hyperparameter fit could be evaluated, …).
+    #[error("GP regression failed (in the computation chosen by {arg})")]
+    Gp {
+        /// The flag that chose the failing computation (`--kernel`, `--solver`, …).
+        arg: &'static str,
+        /// What pn-linalg reported.
+        #[source]
+        source: pn_linalg::Error,
+    },
     /// A file or directory could not be created or written.
     #[error("cannot {action} `{}`", path.display())]
     Io {

@@ -183,15 +183,7 @@ fn bad(arg: &'static str, reason: impl Into<String>) -> CliError {
 fn gp_error(arg: &'static str) -> impl Fn(pn_linalg::Error) -> CliError {
     move |e| match e {
         pn_linalg::Error::Core(c) => CliError::Core(c),
-        other => {
-            let mut reason = format!("the GP computation failed: {other}");
-            let mut source = std::error::Error::source(&other);
-            while let Some(s) = source {
-                let _ = write!(reason, ": {s}");
-                source = s.source();
-            }
-            bad(arg, reason)
-        }
+        source => CliError::Gp { arg, source },
     }
 }
 
