@@ -76,8 +76,10 @@ fn band_count(method: Method, problems: &[&str]) -> (usize, usize, String) {
     (inside, total, report)
 }
 
-/// The goal is 90 %; the EK1 reaches 30/36 here (the misses are underconfident:
-/// rigid body at 1e-5…1e-7, Van der Pol and the logistic at 1e-5, Lorenz at 1e-7). Before the
+/// The goal is 90 %; the EK1 reaches 29/36 here (the misses are underconfident:
+/// rigid body at 1e-5…1e-7, Van der Pol, FitzHugh–Nagumo and the logistic at 1e-5, Lorenz at
+/// 1e-7; FitzHugh–Nagumo at 1e-5 sits at the band's edge — χ² 0.090 before and 0.016 after a
+/// rounding-level change of the dense step moved two steps, band from 0.020). Before the
 /// quasi-MLE rescaling of the dynamic diffusions it was 12/36. This guards the 80 %.
 #[test]
 fn ek1_final_errors_lie_inside_the_chi2_band_on_the_non_stiff_catalogue() {
