@@ -661,13 +661,22 @@ impl<'a, F: VectorField> OdeFilter<'a, F> {
                     &mut self.stats,
                 )?,
             };
+            let k = (self.q + 1) as f64;
             if !err.is_finite() {
+                // f and the Jacobian are finite here (checked), so the error estimate overflowed
+                // or `H Q Hᵀ` lost definiteness in floating point: the step is far too large
+                // (ROBER's first trial step at rtol 1e-8). Retry smaller; the step-size
+                // underflow check ends a hopeless retry loop with a clear error.
+                if adaptive {
+                    self.stats.rejected += 1;
+                    self.h = h * 0.2;
+                    continue;
+                }
                 return Err(Error::NonFiniteField {
                     t: t_new,
                     component: 0,
                 });
             }
-            let k = (self.q + 1) as f64;
             if adaptive && err > 1.0 {
                 self.stats.rejected += 1;
                 self.h = h * (SAFETY * err.powf(-1.0 / k)).clamp(0.2, 1.0);

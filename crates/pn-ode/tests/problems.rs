@@ -458,3 +458,30 @@ fn problem_infos_are_consistent_with_the_structs() {
     );
     assert_eq!(Problem::from(Pleiades).exact(1.0), None);
 }
+
+/// ROBER with the EK1 at rtol = atol = 1e-8: the first trial step from the default initial step
+/// is far too large, and its error estimate overflows; the solver must shrink the step (it used
+/// to stop with a non-finite-field error at t = 0.05) and reach the SciPy Radau reference.
+#[test]
+fn rober_ek1_at_tight_tolerance_recovers_from_a_non_finite_error_estimate() {
+    use ndarray::Array1;
+    use pn_ode::{AutoDiff, Method, Options, solve};
+    let p = Problem::by_name(Rober::NAME, &[]).unwrap();
+    let info = p.info();
+    let x0 = Array1::from(info.x0.clone());
+    let opts = Options::default()
+        .method(Method::Ek1)
+        .tolerances(1e-8, 1e-8)
+        .save_at(vec![info.t1]);
+    let sol = solve(&AutoDiff(p), (info.t0, info.t1), x0.view(), opts).unwrap();
+    assert!(sol.stats().rejected >= 1);
+    let reference = nums(&load(Rober::NAME)["x_t1"]);
+    let x = sol.final_belief().unwrap().mean().to_vec();
+    for (i, (a, b)) in x.iter().zip(&reference).enumerate() {
+        let err = (a - b).abs() / b.abs();
+        assert!(
+            err < 1e-6,
+            "component {i}: {a} against {b} (relative error {err:.1e})"
+        );
+    }
+}
