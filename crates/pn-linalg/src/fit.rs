@@ -433,10 +433,11 @@ pub fn fit_with_observer(
     })
 }
 
-/// Which log-parameters are free, and the logistic maps of the bounded ones.
-struct ParamMap {
-    free: Vec<usize>,
-    bounds: Vec<Option<(f64, f64)>>,
+/// Which log-parameters are free, and the logistic maps of the bounded ones (shared with
+/// [`crate::iterative::fit_iterative`]).
+pub(crate) struct ParamMap {
+    pub(crate) free: Vec<usize>,
+    pub(crate) bounds: Vec<Option<(f64, f64)>>,
 }
 
 impl ParamMap {
@@ -470,14 +471,6 @@ impl ParamMap {
                 "L-BFGS needs a history of at least 1",
             ));
         }
-        let mut fixed = vec![false; p + 1];
-        fixed[p] = options.fix_noise;
-        for &i in &options.fixed {
-            if i >= p {
-                return Err(pn_core::Error::IndexOutOfBounds { index: i, len: p }.into());
-            }
-            fixed[i] = true;
-        }
         for &(i, mean, std) in &options.priors {
             if i > p {
                 return Err(pn_core::Error::IndexOutOfBounds {
@@ -491,8 +484,27 @@ impl ParamMap {
             }
             pn_core::validate::positive("prior std", std)?;
         }
+        Self::from_parts(p, options.fix_noise, &options.fixed, &options.bounds)
+    }
+
+    /// The map for `p` kernel log-parameters plus the log noise variance (index `p`): `fixed`
+    /// kernel indices, the noise fixed or not, and `(index, lo, hi)` bounds on log-parameters.
+    pub(crate) fn from_parts(
+        p: usize,
+        fix_noise: bool,
+        fixed_indices: &[usize],
+        bound_list: &[(usize, f64, f64)],
+    ) -> Result<Self> {
+        let mut fixed = vec![false; p + 1];
+        fixed[p] = fix_noise;
+        for &i in fixed_indices {
+            if i >= p {
+                return Err(pn_core::Error::IndexOutOfBounds { index: i, len: p }.into());
+            }
+            fixed[i] = true;
+        }
         let mut bounds = vec![None; p + 1];
-        for &(i, lo, hi) in &options.bounds {
+        for &(i, lo, hi) in bound_list {
             if i > p {
                 return Err(pn_core::Error::IndexOutOfBounds {
                     index: i,
@@ -501,7 +513,12 @@ impl ParamMap {
                 .into());
             }
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                return Err(invalid("bound", lo, "bounds must be finite with lo < hi"));
+                return Err(pn_core::Error::InvalidParameter {
+                    name: "bound",
+                    value: lo,
+                    reason: "bounds must be finite with lo < hi",
+                }
+                .into());
             }
             bounds[i] = Some((lo, hi));
         }
@@ -511,7 +528,7 @@ impl ParamMap {
         })
     }
 
-    fn check_inside(&self, theta: &[f64]) -> Result<()> {
+    pub(crate) fn check_inside(&self, theta: &[f64]) -> Result<()> {
         for &i in &self.free {
             if let Some((lo, hi)) = self.bounds[i]
                 && !(lo < theta[i] && theta[i] < hi)
@@ -528,7 +545,7 @@ impl ParamMap {
     }
 
     /// Optimiser coordinates of the free parameters.
-    fn to_u(&self, theta: &[f64]) -> Vec<f64> {
+    pub(crate) fn to_u(&self, theta: &[f64]) -> Vec<f64> {
         self.free
             .iter()
             .map(|&i| match self.bounds[i] {
@@ -542,7 +559,7 @@ impl ParamMap {
     }
 
     /// All log-parameters from the optimiser's coordinates (fixed ones from `fixed`).
-    fn to_theta(&self, u: &[f64], fixed: &[f64]) -> Vec<f64> {
+    pub(crate) fn to_theta(&self, u: &[f64], fixed: &[f64]) -> Vec<f64> {
         let mut theta = fixed.to_vec();
         for (&i, &ui) in self.free.iter().zip(u) {
             theta[i] = match self.bounds[i] {
@@ -554,7 +571,7 @@ impl ParamMap {
     }
 
     /// `dθᵢ/duᵢ` for each free parameter.
-    fn jacobian(&self, u: &[f64]) -> Vec<f64> {
+    pub(crate) fn jacobian(&self, u: &[f64]) -> Vec<f64> {
         self.free
             .iter()
             .zip(u)
@@ -575,7 +592,7 @@ impl ParamMap {
 /// finite, poor likelihood that the line search backs away from, instead of overflowing.
 const SOFT: f64 = 40.0;
 
-fn soft(u: f64) -> f64 {
+pub(crate) fn soft(u: f64) -> f64 {
     if u.abs() <= SOFT {
         u
     } else {
@@ -583,7 +600,7 @@ fn soft(u: f64) -> f64 {
     }
 }
 
-fn soft_inverse(theta: f64) -> f64 {
+pub(crate) fn soft_inverse(theta: f64) -> f64 {
     if theta.abs() <= SOFT {
         theta
     } else {

@@ -16,6 +16,7 @@ use rand_pcg::Pcg64;
 use super::bbmm::{ProbeBase, check_inputs, evaluate};
 use super::{BbmmParams, Control, IterativeLml, PivotedCholesky};
 use crate::error::{Error, Result};
+use crate::fit::ParamMap;
 
 /// Options of [`fit_iterative`], in the style of [`crate::fit::FitOptions`].
 ///
@@ -278,7 +279,7 @@ pub fn fit_iterative_with_observer(
     options.estimator.validate()?;
     check_inputs(kernel.as_ref(), x, y, noise_variance)?;
     let p = kernel.n_params();
-    let map = ParamMap::new(p, options)?;
+    let map = param_map(p, options)?;
     let mut theta0 = kernel.log_params().to_vec();
     theta0.push(noise_variance.ln());
     map.check_inside(&theta0)?;
@@ -460,146 +461,32 @@ pub fn fit_iterative_with_observer(
     })
 }
 
-/// Which log-parameters are free, and the logistic maps of the bounded ones.
-struct ParamMap {
-    free: Vec<usize>,
-    bounds: Vec<Option<(f64, f64)>>,
-}
-
-impl ParamMap {
-    fn new(p: usize, options: &IterFitOptions) -> Result<Self> {
-        let invalid = |name, value: f64, reason| -> Error {
-            pn_core::Error::InvalidParameter {
-                name,
-                value,
-                reason,
-            }
-            .into()
-        };
-        for (name, v) in [
-            ("restart_spread", options.restart_spread),
-            ("grad_tol", options.grad_tol),
-            ("cost_tol", options.cost_tol),
-            ("noise_floor", options.noise_floor),
-        ] {
-            pn_core::validate::non_negative(name, v)?;
+/// The optimiser's options checked, and the parameter map of [`crate::fit`].
+fn param_map(p: usize, options: &IterFitOptions) -> Result<ParamMap> {
+    let invalid = |name, value: f64, reason| -> Error {
+        pn_core::Error::InvalidParameter {
+            name,
+            value,
+            reason,
         }
-        if options.memory == 0 {
-            return Err(invalid(
-                "memory",
-                0.0,
-                "L-BFGS needs a history of at least 1",
-            ));
-        }
-        let mut fixed = vec![false; p + 1];
-        fixed[p] = options.fix_noise;
-        for &i in &options.fixed {
-            if i >= p {
-                return Err(pn_core::Error::IndexOutOfBounds { index: i, len: p }.into());
-            }
-            fixed[i] = true;
-        }
-        let mut bounds = vec![None; p + 1];
-        for &(i, lo, hi) in &options.bounds {
-            if i > p {
-                return Err(pn_core::Error::IndexOutOfBounds {
-                    index: i,
-                    len: p + 1,
-                }
-                .into());
-            }
-            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                return Err(invalid("bound", lo, "bounds must be finite with lo < hi"));
-            }
-            bounds[i] = Some((lo, hi));
-        }
-        Ok(Self {
-            free: (0..=p).filter(|&i| !fixed[i]).collect(),
-            bounds,
-        })
+        .into()
+    };
+    for (name, v) in [
+        ("restart_spread", options.restart_spread),
+        ("grad_tol", options.grad_tol),
+        ("cost_tol", options.cost_tol),
+        ("noise_floor", options.noise_floor),
+    ] {
+        pn_core::validate::non_negative(name, v)?;
     }
-
-    fn check_inside(&self, theta: &[f64]) -> Result<()> {
-        for &i in &self.free {
-            if let Some((lo, hi)) = self.bounds[i]
-                && !(lo < theta[i] && theta[i] < hi)
-            {
-                return Err(pn_core::Error::InvalidParameter {
-                    name: "initial log-parameter",
-                    value: theta[i],
-                    reason: "must lie strictly inside its bounds",
-                }
-                .into());
-            }
-        }
-        Ok(())
+    if options.memory == 0 {
+        return Err(invalid(
+            "memory",
+            0.0,
+            "L-BFGS needs a history of at least 1",
+        ));
     }
-
-    fn to_u(&self, theta: &[f64]) -> Vec<f64> {
-        self.free
-            .iter()
-            .map(|&i| match self.bounds[i] {
-                Some((lo, hi)) => {
-                    let t = ((theta[i] - lo) / (hi - lo)).clamp(1e-12, 1.0 - 1e-12);
-                    (t / (1.0 - t)).ln()
-                }
-                None => soft_inverse(theta[i]),
-            })
-            .collect()
-    }
-
-    fn to_theta(&self, u: &[f64], fixed: &[f64]) -> Vec<f64> {
-        let mut theta = fixed.to_vec();
-        for (&i, &ui) in self.free.iter().zip(u) {
-            theta[i] = match self.bounds[i] {
-                Some((lo, hi)) => lo + (hi - lo) / (1.0 + (-ui).exp()),
-                None => soft(ui),
-            };
-        }
-        theta
-    }
-
-    fn jacobian(&self, u: &[f64]) -> Vec<f64> {
-        self.free
-            .iter()
-            .zip(u)
-            .map(|(&i, &ui)| match self.bounds[i] {
-                Some((lo, hi)) => {
-                    let s = 1.0 / (1.0 + (-ui).exp());
-                    (hi - lo) * s * (1.0 - s)
-                }
-                None => soft_derivative(ui),
-            })
-            .collect()
-    }
-}
-
-/// Unbounded log-parameters are used as they are within `±SOFT` and grow only logarithmically
-/// beyond (as in [`crate::fit`]), so that a wild line-search trial stays finite.
-const SOFT: f64 = 40.0;
-
-fn soft(u: f64) -> f64 {
-    if u.abs() <= SOFT {
-        u
-    } else {
-        u.signum() * (SOFT + (1.0 + u.abs() - SOFT).ln())
-    }
-}
-
-fn soft_inverse(theta: f64) -> f64 {
-    if theta.abs() <= SOFT {
-        theta
-    } else {
-        theta.signum() * (SOFT + (theta.abs() - SOFT).exp() - 1.0)
-    }
-}
-
-fn soft_derivative(u: f64) -> f64 {
-    if u.abs() <= SOFT {
-        1.0
-    } else {
-        1.0 / (1.0 + u.abs() - SOFT)
-    }
+    ParamMap::from_parts(p, options.fix_noise, &options.fixed, &options.bounds)
 }
 
 /// One evaluation in the optimiser's coordinates.
@@ -857,6 +744,7 @@ fn run_lbfgs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fit::{soft, soft_inverse};
 
     #[test]
     fn soft_map_round_trips() {
@@ -864,7 +752,7 @@ mod tests {
             assert!((soft_inverse(soft(u)) - u).abs() <= 1e-9 * u.abs().max(1.0));
         }
         let opts = IterFitOptions::default().bound(0, -1.0, 2.0).fix(1);
-        let map = ParamMap::new(2, &opts).unwrap();
+        let map = param_map(2, &opts).unwrap();
         assert_eq!(map.free, vec![0, 2]);
         let theta = vec![0.7, 5.0, -3.0];
         let back = map.to_theta(&map.to_u(&theta), &theta);
