@@ -81,20 +81,7 @@ impl ExactOptions {
     }
 
     fn validate(&self) -> Result<()> {
-        let mut prev = 0.0;
-        for &c in &self.jitter_ladder {
-            pn_core::validate::positive("jitter rung", c)?;
-            if c <= prev {
-                return Err(pn_core::Error::InvalidParameter {
-                    name: "jitter rung",
-                    value: c,
-                    reason: "jitter rungs must increase",
-                }
-                .into());
-            }
-            prev = c;
-        }
-        Ok(())
+        validate_ladder(&self.jitter_ladder)
     }
 }
 
@@ -162,6 +149,24 @@ fn finite<'a>(what: &'static str, it: impl Iterator<Item = &'a f64>, ncols: usiz
             }
             .into());
         }
+    }
+    Ok(())
+}
+
+/// Checks a jitter ladder: every rung finite and `> 0`, rungs strictly increasing.
+pub(crate) fn validate_ladder(rungs: &[f64]) -> Result<()> {
+    let mut prev = 0.0;
+    for &c in rungs {
+        pn_core::validate::positive("jitter rung", c)?;
+        if c <= prev {
+            return Err(pn_core::Error::InvalidParameter {
+                name: "jitter rung",
+                value: c,
+                reason: "jitter rungs must increase",
+            }
+            .into());
+        }
+        prev = c;
     }
     Ok(())
 }

@@ -210,19 +210,7 @@ impl<'a> IterGp<'a> {
         check_len("IterGp::fit", n, y.len())?;
         check_finite("y", y.iter())?;
         pn_core::validate::non_negative("rtol", params.rtol)?;
-        let mut prev = 0.0;
-        for &c in &params.jitter_ladder {
-            pn_core::validate::positive("jitter rung", c)?;
-            if c <= prev {
-                return Err(pn_core::Error::InvalidParameter {
-                    name: "jitter rung",
-                    value: c,
-                    reason: "jitter rungs must increase",
-                }
-                .into());
-            }
-            prev = c;
-        }
+        crate::exact::validate_ladder(&params.jitter_ladder)?;
         let mean_diag = self.kernel.diag(self.x)?.sum() / n as f64 + self.noise;
         if !(mean_diag.is_finite() && mean_diag > 0.0) {
             return Err(pn_core::Error::InvalidParameter {

@@ -613,19 +613,7 @@ impl StateSpaceGp {
     ///
     /// Errors: a rung that is not finite and positive, or rungs that do not increase.
     pub fn with_jitter_ladder(mut self, rungs: Vec<f64>) -> Result<Self> {
-        let mut prev = 0.0;
-        for &c in &rungs {
-            pn_core::validate::positive("jitter rung", c)?;
-            if c <= prev {
-                return Err(pn_core::Error::InvalidParameter {
-                    name: "jitter rung",
-                    value: c,
-                    reason: "jitter rungs must increase",
-                }
-                .into());
-            }
-            prev = c;
-        }
+        crate::exact::validate_ladder(&rungs)?;
         self.jitter_ladder = rungs;
         Ok(self)
     }
